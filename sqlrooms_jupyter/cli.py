@@ -1,0 +1,168 @@
+"""`sqlrooms-server`: the protocol server as a command, a drop-in for the published CLI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .engine import EngineConfig, default_pool_size
+from .server import ServerConfig, SqlroomsServer
+
+log = logging.getLogger("sqlrooms_jupyter")
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _size(value: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = value.strip().lower().removesuffix("b").removesuffix("i")
+    factor = units.get(text[-1:], 1)
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        return int(float(number) * factor)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a size: {value!r} (e.g. 1073741824, 512M, 1G)"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sqlrooms-server",
+        description="Serve a DuckDB database to SQLRooms apps over a WebSocket.",
+    )
+    add = parser.add_argument
+    add("--db-path", default=":memory:", help="DuckDB database file (default :memory:)")
+    add(
+        "--port",
+        type=int,
+        default=4000,
+        help="port to listen on; 0 picks a free one (default 4000)",
+    )
+    add(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)",
+    )
+    add(
+        "--extensions",
+        type=_split,
+        default=("httpfs",),
+        help="comma-separated DuckDB extensions to load, name@repository to install from a "
+        "repository (default httpfs; '' for none)",
+    )
+    add("--auth-token", default=None, help="require this token from every client")
+    add(
+        "--allow-origin",
+        action="append",
+        type=_split,
+        default=[],
+        help="browser origin allowed to connect besides loopback ones (repeatable; '*' for any)",
+    )
+    add("--sync", action="store_true", help="enable CRDT room sync over the same WebSocket")
+    add(
+        "--meta-namespace",
+        default="__sqlrooms",
+        help="schema (or --meta-db alias) for SQLRooms meta tables (default __sqlrooms)",
+    )
+    add(
+        "--meta-db",
+        default=None,
+        help="separate DuckDB file for meta tables, attached under the namespace",
+    )
+    add(
+        "--cache-dir",
+        default=None,
+        help="directory for persisted query results (default: a temporary one)",
+    )
+    add(
+        "--max-message-size",
+        type=_size,
+        default=1 << 30,
+        help="largest message a client may send, e.g. an Arrow upload (default 1G)",
+    )
+    add(
+        "--pool-size",
+        type=int,
+        default=default_pool_size(),
+        help="query threads (default %(default)s)",
+    )
+    add(
+        "--save-debounce-ms",
+        type=int,
+        default=500,
+        help="CRDT snapshot compaction delay (default 500)",
+    )
+    add(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="logging verbosity (default info)",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    origins = tuple(origin for group in args.allow_origin for origin in group)
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        auth_token=args.auth_token or None,
+        allow_origins=origins,
+        sync=args.sync,
+        max_message_size=args.max_message_size,
+        engine=EngineConfig(
+            db_path=args.db_path or ":memory:",
+            extensions=args.extensions,
+            meta_namespace=args.meta_namespace,
+            meta_db=args.meta_db,
+            cache_dir=args.cache_dir,
+            pool_size=args.pool_size,
+        ),
+    )
+
+
+async def serve(config: ServerConfig) -> None:
+    server = SqlroomsServer(config)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    log.info(
+        "SQLRooms server listening at %s (database %s)%s",
+        server.url,
+        config.engine.db_path,
+        ", token required" if config.auth_token else "",
+    )
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.sync:
+        log.warning(
+            "--sync: CRDT rooms are not available in this version yet; room messages get an error"
+        )
+    try:
+        asyncio.run(serve(config_from_args(args)))
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
+        return 1
+    except Exception as exc:  # the database could not be opened, most often
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0

@@ -1,0 +1,169 @@
+"""The SQLRooms WebSocket protocol: parsing, validation, frames and error shapes.
+
+Pure functions only: no I/O, no DuckDB, no event loop. Every transport and the
+session speak through this module so the wire format lives in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+QUERY_TYPES = frozenset({"arrow", "json", "exec"})
+HEADER_LENGTH_BYTES = 4
+
+# Close codes (RFC 6455 and the 4000-4999 private range).
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TOO_BIG = 1009
+
+UNAUTHORIZED = "unauthorized"
+CANCELLED = "Query was cancelled"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_IDENTIFIER = 255
+
+
+class ProtocolError(Exception):
+    """A message the server cannot act on; answered with an error frame."""
+
+    def __init__(self, message: str, query_id: str | None = None) -> None:
+        super().__init__(message)
+        self.query_id = query_id
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str  # "arrow" | "json" | "exec"
+    sql: str
+    query_id: str
+    persist: bool = False
+
+
+def new_query_id() -> str:
+    return str(uuid.uuid4())
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """Parse a text frame into a message object with a string `type`."""
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(f"invalid json: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("invalid message: expected a JSON object")
+    query_id = message.get("queryId")
+    query_id = query_id if isinstance(query_id, str) else None
+    if not isinstance(message.get("type"), str):
+        raise ProtocolError("invalid message: missing string field 'type'", query_id)
+    return message
+
+
+def message_query_id(message: dict[str, Any]) -> str | None:
+    """The client's queryId when it sent a usable one (a non-empty string)."""
+    query_id = message.get("queryId")
+    return query_id if isinstance(query_id, str) and query_id else None
+
+
+def parse_query(message: dict[str, Any]) -> Query:
+    """Validate an arrow/json/exec message; a missing queryId is generated."""
+    if message.get("queryId") is not None and not isinstance(message.get("queryId"), str):
+        raise ProtocolError("invalid 'queryId': expected a string")
+    query_id = message_query_id(message) or new_query_id()
+    sql = message.get("sql")
+    if sql is None:
+        raise ProtocolError("missing 'sql'", query_id)
+    if not isinstance(sql, str):
+        raise ProtocolError("invalid 'sql': expected a string", query_id)
+    if not sql.strip():
+        raise ProtocolError("empty 'sql'", query_id)
+    return Query(
+        kind=message["type"], sql=sql, query_id=query_id, persist=message.get("persist") is True
+    )
+
+
+def parse_channel(message: dict[str, Any]) -> str:
+    channel = message.get("channel")
+    if not isinstance(channel, str) or not channel:
+        raise ProtocolError("missing 'channel': expected a non-empty string")
+    return channel
+
+
+def error(message: str, query_id: str | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", "error": message}
+    if query_id is not None:
+        frame["queryId"] = query_id
+    return dumps(frame)
+
+
+def ok(query_id: str) -> str:
+    return dumps({"type": "ok", "queryId": query_id})
+
+
+def json_result(query_id: str, records: bytes) -> bytes:
+    """The JSON result frame; the protocol carries the records array as a string.
+
+    `records` is compact JSON from DuckDB, which has no raw control characters,
+    so escaping backslashes and quotes makes it a valid JSON string.
+    """
+    escaped = records.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return b'{"type":"json","queryId":' + dumps(query_id).encode() + b',"data":"' + escaped + b'"}'
+
+
+def binary_prefix(header: dict[str, Any]) -> bytes:
+    """`[4-byte big-endian header length][header JSON]`; the payload follows."""
+    raw = dumps(header).encode()
+    return len(raw).to_bytes(HEADER_LENGTH_BYTES, "big") + raw
+
+
+def arrow_prefix(query_id: str) -> bytes:
+    return binary_prefix({"type": "arrow", "queryId": query_id})
+
+
+def parse_binary(data: bytes | memoryview) -> tuple[dict[str, Any], memoryview] | None:
+    """Split a framed binary message; None when it is not one (e.g. a CRDT update)."""
+    view = memoryview(data)
+    if len(view) < HEADER_LENGTH_BYTES:
+        return None
+    length = int.from_bytes(view[:HEADER_LENGTH_BYTES], "big")
+    end = HEADER_LENGTH_BYTES + length
+    if length == 0 or end > len(view):
+        return None
+    try:
+        header = json.loads(bytes(view[HEADER_LENGTH_BYTES:end]).decode())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        return None
+    return header, view[end:]
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_reference(raw: object) -> str:
+    """Validate `table` or `schema.table` (plain identifiers only) and quote it.
+
+    Quoted identifiers and any other syntax are refused so that an upload's
+    tableName can never smuggle SQL into the CREATE statement.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise ProtocolError("missing 'tableName'")
+    name = raw.strip()
+    parts = name.split(".")
+    if len(name) > _MAX_IDENTIFIER or len(parts) > 2:
+        raise ProtocolError("invalid tableName: use table or schema.table")
+    for part in parts:
+        if not _IDENTIFIER.fullmatch(part):
+            raise ProtocolError(
+                "invalid tableName: use letters, digits and underscores (table or schema.table)"
+            )
+    return ".".join(quote_identifier(part) for part in parts)

@@ -1,0 +1,373 @@
+"""The Tornado door: WebSocket protocol endpoint, health routes and server lifecycle.
+
+`SqlroomsServer` runs on whatever event loop starts it: the CLI's main loop,
+or (inside a kernel) a loop on a thread of its own. The handler only moves
+frames between the socket and a `Session`; `TornadoConnection` is the
+session's view of the socket, with ordered sends, streamed results and
+backpressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import platform
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import duckdb
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+import tornado.websocket
+from tornado.httputil import HTTPServerRequest
+from tornado.iostream import StreamClosedError
+
+from . import __version__
+from .engine import Engine, EngineConfig
+from .flow import Backpressure, ResultStream
+from .pubsub import Hub
+from .session import ServerState, Session
+
+log = logging.getLogger(__name__)
+
+_TEXT, _BINARY, _CONTINUATION = 0x1, 0x2, 0x0
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 4000
+    auth_token: str | None = None
+    allow_origins: tuple[str, ...] = ()
+    sync: bool = False
+    max_message_size: int = 1 << 30
+    # Bytes queued for one client before its queries wait for it to read.
+    send_buffer_limit: int = 64 << 20
+    ping_interval: float = 30.0
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+
+def is_loopback_origin(origin: str) -> bool:
+    host = urlparse(origin).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_token(request: HTTPServerRequest) -> str | None:
+    """The token from `?token=` (browsers cannot set headers) or `Authorization: Bearer`."""
+    values = request.query_arguments.get("token")
+    if values:
+        return values[-1].decode(errors="replace")
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+class _Protocol(tornado.websocket.WebSocketProtocol13):
+    """Tornado's protocol, except that invalid UTF-8 is answered instead of dropping the socket."""
+
+    def _handle_message(self, opcode: int, data: bytes) -> Any:
+        if opcode == _TEXT and not self.client_terminated and not self._frame_compressed:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                handler = self.handler
+                assert isinstance(handler, QueryWebSocket)
+                if handler.session is not None:
+                    handler.session.receive_invalid_text()
+                return None
+        return super()._handle_message(opcode, data)
+
+
+class TornadoConnection:
+    """A session's outgoing side of one WebSocket: messages leave in order.
+
+    Whole messages are written at once; a `ResultStream` is written as one
+    fragmented binary message, chunk by chunk as the socket takes them, and
+    later messages wait behind it (WebSocket messages cannot interleave).
+    """
+
+    def __init__(self, handler: QueryWebSocket, budget_limit: int) -> None:
+        self._handler = handler
+        self.budget = Backpressure(budget_limit)
+        self._outbox: deque[Any] = deque()
+        self._pumping = False
+        self.closed = False
+
+    def send(self, data: str | bytes | bytearray, *, binary: bool, reserved: bool = False) -> None:
+        payload = data.encode() if isinstance(data, str) else data
+        if not reserved:
+            self.budget.add(len(payload))
+        if self.closed:
+            self.budget.release(len(payload))
+        elif self._pumping:
+            self._outbox.append((payload, binary))
+        else:
+            self._write(True, _BINARY if binary else _TEXT, payload)
+
+    def send_stream(self, stream: ResultStream) -> None:
+        self._outbox.append(stream)
+        if not self._pumping and not self.closed:
+            self._pumping = True
+            self._pump_task = asyncio.ensure_future(self._pump())
+
+    def close(self, code: int, reason: str) -> None:
+        if self._pumping:
+            self._outbox.append((code, reason))
+        else:
+            self._handler.close(code, reason)
+
+    def _write(self, fin: bool, opcode: int, payload: bytes | bytearray) -> Any:
+        size = len(payload)
+        ws = self._handler.ws_connection
+        try:
+            if ws is None or self.closed:
+                raise StreamClosedError()
+            written = ws._write_frame(fin, opcode, payload)
+        except StreamClosedError:
+            self.budget.release(size)
+            self.closed = True
+            return None
+        written.add_done_callback(lambda f: self._written(f, size))
+        return written
+
+    def _written(self, future: asyncio.Future[None], size: int) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.closed = True
+        self.budget.release(size)
+
+    async def _pump(self) -> None:
+        try:
+            while self._outbox and not self.closed:
+                item = self._outbox.popleft()
+                if isinstance(item, ResultStream):
+                    await self._write_stream(item)
+                elif isinstance(item[0], int):
+                    self._handler.close(*item)
+                else:
+                    payload, binary = item
+                    self._write(True, _BINARY if binary else _TEXT, payload)
+        finally:
+            self._pumping = False
+            for item in self._outbox:
+                if not isinstance(item, ResultStream) and not isinstance(item[0], int):
+                    self.budget.release(len(item[0]))
+            if self.closed:
+                self._outbox.clear()
+
+    async def _write_stream(self, stream: ResultStream) -> None:
+        opcode = _BINARY
+        async for chunk, last in stream.chunks():
+            written = self._write(last, opcode, chunk)
+            opcode = _CONTINUATION
+            if written is None:
+                return
+            try:
+                await written
+            except StreamClosedError:
+                return
+
+
+class QueryWebSocket(tornado.websocket.WebSocketHandler):
+    def initialize(self, server: SqlroomsServer) -> None:
+        self.server = server
+        self.session: Session | None = None
+        self._token_state = "none"  # "none" | "valid" | "invalid"
+
+    def prepare(self) -> None:
+        token = bearer_token(self.request)
+        if token is not None and self.server.state.auth_token is not None:
+            self._token_state = "valid" if self.server.state.token_matches(token) else "invalid"
+
+    def check_origin(self, origin: str) -> bool:
+        return (
+            self._token_state == "valid"
+            or is_loopback_origin(origin)
+            or origin in self.server.config.allow_origins
+            or "*" in self.server.config.allow_origins
+        )
+
+    @property
+    def max_message_size(self) -> int:
+        return self.server.config.max_message_size
+
+    @property
+    def ping_interval(self) -> float | None:
+        return self.server.config.ping_interval or None
+
+    def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
+        if self.request.headers.get("Sec-WebSocket-Version") != "13":
+            return None
+        params = tornado.websocket._WebSocketParams(
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            max_message_size=self.max_message_size,
+            compression_options=self.get_compression_options(),
+        )
+        return _Protocol(self, False, params)
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        self.set_nodelay(True)
+        connection = TornadoConnection(self, self.server.config.send_buffer_limit)
+        self.outgoing = connection
+        self.session = Session(
+            self.server.state,
+            connection,
+            authenticated=self._token_state == "valid",
+            peer=self.request.remote_ip or "",
+        )
+        if self._token_state == "invalid":
+            self.session.refuse()
+
+    def on_message(self, message: str | bytes) -> None:
+        if self.session is None:
+            return
+        if isinstance(message, bytes):
+            self.session.receive_binary(message)
+        else:
+            self.session.receive_text(message)
+
+    def on_close(self) -> None:
+        self.outgoing.closed = True
+        if self.session is not None:
+            self.session.close()
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.write("ok")
+
+
+class ReadyHandler(tornado.web.RequestHandler):
+    def initialize(self, server: SqlroomsServer) -> None:
+        self.server = server
+
+    def get(self) -> None:
+        if self.server.state.ready.is_set() and self.server.engine.ready:
+            self.write("ok")
+        else:
+            self.set_status(503)
+            self.write("not ready")
+
+
+class VersionHandler(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.write(
+            {
+                "name": "sqlrooms-jupyter",
+                "version": __version__,
+                "python": platform.python_version(),
+                "duckdb": duckdb.__version__,
+                "tornado": tornado.version,
+            }
+        )
+
+
+class SqlroomsServer:
+    """The protocol server on one event loop: `await start()`, then `await stop()`."""
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        self.config = config or ServerConfig()
+        self.engine = Engine(self.config.engine, connection)
+        self.hub = Hub()
+        self.state: ServerState
+        self.started_at: float | None = None
+        self._http: tornado.httpserver.HTTPServer | None = None
+        self._sockets: list[socket.socket] = []
+
+    @property
+    def port(self) -> int:
+        return self._sockets[0].getsockname()[1] if self._sockets else self.config.port
+
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}/"
+
+    def make_app(self) -> tornado.web.Application:
+        routes: list[Any] = [
+            (r"/healthz", HealthHandler),
+            (r"/readyz", ReadyHandler, {"server": self}),
+            (r"/version", VersionHandler),
+            (r"/.*", QueryWebSocket, {"server": self}),
+        ]
+        return tornado.web.Application(routes, websocket_ping_interval=self.config.ping_interval)
+
+    async def start(self) -> None:
+        """Listen, then open the database; /readyz answers 503 until it is open."""
+        loop = asyncio.get_running_loop()
+        self.state = ServerState(self.engine, self.hub, loop, self.config.auth_token)
+        if self.config.sync:
+            self.state.rooms_unavailable = "CRDT sync is not available in this version yet"
+        self._sockets = tornado.netutil.bind_sockets(self.config.port, self.config.host)
+        self._http = tornado.httpserver.HTTPServer(
+            self.make_app(),
+            max_buffer_size=self.config.max_message_size + (1 << 20),
+            xheaders=False,
+        )
+        self._http.add_sockets(self._sockets)
+        try:
+            await loop.run_in_executor(None, self.engine.open)
+        except BaseException:
+            self._http.stop()
+            await self._http.close_all_connections()
+            self._sockets = []
+            raise
+        self.started_at = time.time()
+        self.state.ready.set()
+
+    async def stop(self, reason: str = "server shutting down") -> None:
+        """Stop accepting, answer and cancel in-flight queries, close sockets and the database."""
+        if self._http is None:
+            return
+        self._http.stop()
+        self.engine.closing = True
+        for session in list(self.state.sessions):
+            session.shutdown(reason)
+        await asyncio.sleep(0.05)  # let the close frames go out
+        await asyncio.get_running_loop().run_in_executor(None, self.engine.close)
+        await self._http.close_all_connections()
+        self._http = None
+        self.state.ready.clear()
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "url": self.url,
+            "uptime_seconds": round(now - self.started_at, 1) if self.started_at else None,
+            "database": self.config.engine.db_path,
+            "auth": self.config.auth_token is not None,
+            "sync": self.config.sync,
+            "connections": len(self.state.sessions),
+            "queries": [
+                {
+                    "queryId": task.query_id,
+                    "type": task.kind,
+                    "sql": task.sql,
+                    "age_seconds": round(now - task.submitted, 3),
+                    "running": task.running,
+                }
+                for task in self.engine.tasks()
+            ],
+            "channels": self.hub.channels(),
+            "cache": self.engine.cache.stats() if self.engine.cache else None,
+            "warnings": list(self.engine.warnings),
+        }

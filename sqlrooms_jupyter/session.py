@@ -1,0 +1,342 @@
+"""One client connection's state, independent of the transport.
+
+A transport feeds the session the frames it receives and gives it a
+`Connection` to answer through. The session enforces auth, tracks in-flight
+queries (every queryId gets exactly one terminal answer), subscriptions and,
+later, the CRDT room. It runs on the server's event loop; DuckDB work runs in
+the engine's pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import protocol
+from .engine import Cancelled, Engine, Outcome, Task
+from .flow import Backpressure, ResultStream, StreamSender
+from .protocol import ProtocolError, Query
+from .pubsub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class Rooms(Protocol):
+    """CRDT rooms (`--sync`); the session routes room traffic here."""
+
+    def handle_message(self, session: Session, message: dict[str, Any]) -> None:
+        """A `crdt-*` JSON message."""
+
+    def handle_update(self, session: Session, data: bytes) -> None:
+        """A binary frame that is not an uploadArrow message."""
+
+    def leave(self, session: Session) -> None:
+        """The session closed."""
+
+
+class Connection(Protocol):
+    """What a session needs from its transport (called on the event loop)."""
+
+    budget: Backpressure
+
+    def send(self, data: str | bytes | bytearray, *, binary: bool, reserved: bool = False) -> None:
+        """Queue one whole message; `reserved` bytes were already counted in `budget`."""
+
+    def send_stream(self, stream: ResultStream) -> None:
+        """Queue one binary message whose chunks arrive later."""
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass
+class ServerState:
+    """What all sessions of one server share."""
+
+    engine: Engine
+    hub: Hub
+    loop: asyncio.AbstractEventLoop
+    auth_token: str | None = None
+    rooms: Rooms | None = None
+    # Why room messages are refused when `rooms` is None.
+    rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    sessions: set[Session] = field(default_factory=set)
+
+    def token_matches(self, candidate: object) -> bool:
+        if self.auth_token is None or not isinstance(candidate, str):
+            return False
+        return hmac.compare_digest(candidate.encode(), self.auth_token.encode())
+
+
+@dataclass(eq=False)
+class InFlight:
+    task: Task
+    stream: StreamSender | None = None
+
+
+class Session:
+    def __init__(
+        self, state: ServerState, connection: Connection, *, authenticated: bool, peer: str = ""
+    ) -> None:
+        self.state = state
+        self.connection = connection
+        self.peer = peer
+        self.authenticated = authenticated or state.auth_token is None
+        self.closed = False
+        self.inflight: dict[str, InFlight] = {}
+        self.subscriptions: set[str] = set()
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "auth": self._on_auth,
+            "arrow": self._on_query,
+            "json": self._on_query,
+            "exec": self._on_query,
+            "cancel": self._on_cancel,
+            "subscribe": self._on_subscribe,
+            "unsubscribe": self._on_unsubscribe,
+            "notify": self._on_notify,
+        }
+        state.sessions.add(self)
+
+    # -- frames in ---------------------------------------------------------
+
+    def receive_text(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            message = protocol.parse_text(text)
+        except ProtocolError as exc:
+            if not self.authenticated:
+                return self.refuse()
+            return self._error(str(exc), exc.query_id)
+        kind = message["type"]
+        if not self.authenticated and kind != "auth":
+            return self.refuse()
+        handler = self._handlers.get(kind)
+        try:
+            if handler is None and kind.startswith("crdt-"):
+                if self.state.rooms is None:
+                    raise ProtocolError(self.state.rooms_unavailable)
+                return self.state.rooms.handle_message(self, message)
+            if handler is None:
+                raise ProtocolError(
+                    f"unknown message type '{kind}'", protocol.message_query_id(message)
+                )
+            handler(message)
+        except ProtocolError as exc:
+            self._error(str(exc), exc.query_id)
+
+    def receive_binary(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if not self.authenticated:
+            return self.refuse()
+        framed = protocol.parse_binary(data)
+        if (framed is None or framed[0].get("type") != "uploadArrow") and self.state.rooms:
+            return self.state.rooms.handle_update(self, data)
+        if framed is None or framed[0].get("type") != "uploadArrow":
+            return self._error(
+                "binary frames must be uploadArrow messages: "
+                "[4-byte header length][header JSON][Arrow IPC stream]"
+            )
+        header, payload = framed
+        query_id = protocol.message_query_id(header) or protocol.new_query_id()
+        try:
+            table = protocol.table_reference(header.get("tableName"))
+        except ProtocolError as exc:
+            return self._error(str(exc), query_id)
+        task = Task("upload", f"uploadArrow {header['tableName']}", query_id, owner=self)
+        engine = self.state.engine
+        self._submit(
+            task,
+            lambda cursor, t: engine.upload_arrow(cursor, t, table, payload),
+            lambda _: self._send_text(protocol.dumps({"type": "uploadAck", "queryId": query_id})),
+        )
+
+    def receive_invalid_text(self) -> None:
+        if self.closed:
+            return
+        if not self.authenticated:
+            return self.refuse()
+        self._error("invalid message: text frame is not valid UTF-8")
+
+    def close(self) -> None:
+        """The connection is gone: cancel its queries and drop its subscriptions."""
+        if self.closed:
+            return
+        self.closed = True
+        for flight in self.inflight.values():
+            self.state.engine.cancel(flight.task)
+        self.inflight.clear()
+        self.connection.budget.close()
+        if self.state.rooms is not None:
+            self.state.rooms.leave(self)
+        self.state.hub.drop(self)
+        self.subscriptions.clear()
+        self.state.sessions.discard(self)
+
+    def shutdown(self, reason: str) -> None:
+        """The server is stopping: answer every in-flight query, then close."""
+        for query_id, flight in self.inflight.items():
+            self.state.engine.cancel(flight.task)
+            self._error(reason, query_id)
+        self.inflight.clear()
+        self.connection.close(protocol.CLOSE_GOING_AWAY, reason)
+        self.close()
+
+    # -- handlers ----------------------------------------------------------
+
+    def _on_auth(self, message: dict[str, Any]) -> None:
+        if self.authenticated:
+            self._send_text('{"type":"authAck"}')
+        elif self.state.token_matches(message.get("token")):
+            self.authenticated = True
+            self._send_text('{"type":"authAck"}')
+        else:
+            self.refuse()
+
+    def _on_query(self, message: dict[str, Any]) -> None:
+        query = protocol.parse_query(message)
+        if not self.state.ready.is_set() and not self.state.engine.closing:
+            self._waiting = asyncio.ensure_future(self._start_when_ready(query))
+        else:
+            self._start_query(query)
+
+    async def _start_when_ready(self, query: Query) -> None:
+        await self.state.ready.wait()
+        if not self.closed:
+            self._start_query(query)
+
+    def _start_query(self, query: Query) -> None:
+        engine = self.state.engine
+        task = Task(query.kind, query.sql, query.query_id, owner=self)
+        stream = None
+        if query.kind == "arrow" and not query.persist:
+            stream = StreamSender(
+                self.state.loop, self.connection.budget, task.cancelled, self.connection.send_stream
+            )
+        budget = self.connection.budget
+
+        def work(cursor: Any, task: Task) -> Outcome:
+            try:
+                outcome = engine.run_query(cursor, task, query, stream)
+                if outcome.kind == "json" and outcome.payload is not None:
+                    outcome.payload = protocol.json_result(query.query_id, outcome.payload)
+                if outcome.payload is not None:
+                    budget.reserve(len(outcome.payload), task.cancelled)
+                return outcome
+            except BaseException:
+                if stream is not None:
+                    stream.abort()
+                raise
+
+        self._submit(task, work, lambda outcome: self._deliver(query, outcome), stream)
+
+    def _deliver(self, query: Query, outcome: Outcome) -> None:
+        if outcome.kind == "ok":
+            self._send_text(protocol.ok(query.query_id))
+        elif outcome.payload is not None:
+            self.connection.send(outcome.payload, binary=outcome.kind == "arrow", reserved=True)
+        # else: an Arrow result already sent as a stream
+
+    def _submit(
+        self,
+        task: Task,
+        work: Callable[[Any, Task], Any],
+        on_result: Callable[[Any], None],
+        stream: StreamSender | None = None,
+    ) -> None:
+        query_id = task.query_id
+        if query_id in self.inflight:
+            raise ProtocolError(f"queryId '{query_id}' is already in flight", query_id)
+        try:
+            self.state.engine.submit(task, work)
+        except RuntimeError as exc:
+            raise ProtocolError(str(exc), query_id) from None
+        self.inflight[query_id] = InFlight(task, stream)
+        loop = self.state.loop
+
+        def done(_: concurrent.futures.Future[Any]) -> None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                loop.call_soon_threadsafe(self._finish, task, on_result)
+
+        task.future.add_done_callback(done)
+
+    def _finish(self, task: Task, on_result: Callable[[Any], None]) -> None:
+        flight = self.inflight.get(task.query_id)
+        if flight is None or flight.task is not task or self.closed:
+            return  # already answered (cancelled) or nobody is listening
+        del self.inflight[task.query_id]
+        try:
+            result = task.future.result()
+        except (Cancelled, concurrent.futures.CancelledError):
+            self._error(protocol.CANCELLED, task.query_id)
+        except Exception as exc:
+            self._error(error_message(exc), task.query_id)
+        else:
+            on_result(result)
+
+    def _on_cancel(self, message: dict[str, Any]) -> None:
+        query_id = protocol.message_query_id(message)
+        flight = self.inflight.get(query_id) if query_id else None
+        cancelled = (
+            flight is not None
+            and not (flight.stream is not None and flight.stream.finished)
+            and self.state.engine.cancel(flight.task)
+        )
+        self._send_text(
+            protocol.dumps({"type": "cancelAck", "queryId": query_id, "cancelled": cancelled})
+        )
+        if cancelled and query_id is not None:
+            del self.inflight[query_id]
+            self._error(protocol.CANCELLED, query_id)
+
+    def _on_subscribe(self, message: dict[str, Any]) -> None:
+        channel = protocol.parse_channel(message)
+        self.state.hub.subscribe(channel, self)
+        self.subscriptions.add(channel)
+        self._send_text(protocol.dumps({"type": "subscribed", "channel": channel}))
+
+    def _on_unsubscribe(self, message: dict[str, Any]) -> None:
+        channel = protocol.parse_channel(message)
+        self.state.hub.unsubscribe(channel, self)
+        self.subscriptions.discard(channel)
+        self._send_text(protocol.dumps({"type": "unsubscribed", "channel": channel}))
+
+    def _on_notify(self, message: dict[str, Any]) -> None:
+        channel = protocol.parse_channel(message)
+        payload = message.get("payload")
+        self.state.hub.publish(channel, payload, exclude=self)
+        self._send_text(protocol.dumps({"type": "notify", "channel": channel, "payload": payload}))
+        self._send_text(protocol.dumps({"type": "notifyAck", "channel": channel}))
+
+    # -- frames out --------------------------------------------------------
+
+    def send_text(self, text: str) -> None:
+        """Subscriber side of the hub."""
+        if not self.closed:
+            self.connection.send(text, binary=False)
+
+    _send_text = send_text
+
+    def _error(self, message: str, query_id: str | None = None) -> None:
+        self._send_text(protocol.error(message, query_id))
+
+    def refuse(self) -> None:
+        self._send_text(protocol.error(protocol.UNAUTHORIZED))
+        self.connection.close(protocol.CLOSE_POLICY_VIOLATION, protocol.UNAUTHORIZED)
+        self.close()
+
+
+def error_message(exc: BaseException) -> str:
+    """DuckDB's own message; other failures keep their type for context."""
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
