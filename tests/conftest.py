@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .support import ServerProcess
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start `sqlrooms-server` (the real CLI) with extra arguments; stopped at teardown."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, extensions: str = "") -> ServerProcess:
+        server = ServerProcess(*args, cwd=tmp_path, extensions=extensions)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return start_server()

@@ -1,0 +1,149 @@
+"""Test helpers: the real CLI in a subprocess and a real WebSocket client."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from websockets.sync.client import ClientConnection, connect
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class ServerProcess:
+    """`python -m sqlrooms_jupyter` on a free loopback port."""
+
+    def __init__(self, *args: str, cwd: Path, extensions: str = "") -> None:
+        self.port = free_port()
+        self.args = [
+            sys.executable,
+            "-m",
+            "sqlrooms_jupyter",
+            "--port",
+            str(self.port),
+            "--extensions",
+            extensions,
+            *args,
+        ]
+        self.log_path = cwd / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.args, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd, env=os.environ.copy()
+        )
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if http_get(self.http + "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"server not ready:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def client(self, path: str = "/", **kwargs: Any) -> Client:
+        return Client(self.url.rstrip("/") + path, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class Client:
+    """A blocking WebSocket client that speaks the SQLRooms protocol."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        kwargs.setdefault("max_size", None)
+        kwargs.setdefault("open_timeout", 10)
+        self.ws: ClientConnection = connect(url, **kwargs)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def send(self, message: dict[str, Any] | str | bytes) -> None:
+        self.ws.send(json.dumps(message) if isinstance(message, dict) else message)
+
+    def recv(self, timeout: float = 30) -> dict[str, Any] | tuple[dict[str, Any], bytes]:
+        """A text frame as a dict, or a binary frame as (header, payload)."""
+        frame = self.ws.recv(timeout)
+        if isinstance(frame, str):
+            return json.loads(frame)
+        length = int.from_bytes(frame[:4], "big")
+        return json.loads(frame[4 : 4 + length]), frame[4 + length :]
+
+    def recv_json(self, timeout: float = 30) -> dict[str, Any]:
+        frame = self.recv(timeout)
+        assert isinstance(frame, dict), f"expected a text frame, got binary {frame[0]}"
+        return frame
+
+    def query(self, sql: str, kind: str = "arrow", query_id: str = "q", **extra: Any) -> Any:
+        """Send one query and return its answer: a pyarrow Table, JSON rows or the frame."""
+        self.send({"type": kind, "sql": sql, "queryId": query_id, **extra})
+        frame = self.recv()
+        if isinstance(frame, tuple):
+            header, payload = frame
+            assert header == {"type": "arrow", "queryId": query_id}
+            return arrow_table(payload)
+        if frame.get("type") == "json":
+            assert frame["queryId"] == query_id
+            return json.loads(frame["data"])
+        return frame
+
+
+def arrow_table(payload: bytes) -> pa.Table:
+    return pa.ipc.open_stream(payload).read_all()
+
+
+def arrow_upload_frame(table: pa.Table, table_name: str, query_id: str) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    header = json.dumps({"type": "uploadArrow", "tableName": table_name, "queryId": query_id})
+    raw = header.encode()
+    return len(raw).to_bytes(4, "big") + raw + sink.getvalue().to_pybytes()
