@@ -95,7 +95,7 @@ class Client:
     def __init__(self, url: str, **kwargs: Any) -> None:
         kwargs.setdefault("max_size", None)
         kwargs.setdefault("open_timeout", 10)
-        self.ws: ClientConnection = connect(url, **kwargs)
+        self.ws: ClientConnection = connect(url, **kwargs).__enter__()
 
     def __enter__(self) -> Client:
         return self

@@ -1,0 +1,121 @@
+"""Token auth and browser-origin checks."""
+
+from __future__ import annotations
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from .support import Client, ServerProcess
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def secured(start_server) -> ServerProcess:
+    return start_server("--auth-token", TOKEN)
+
+
+def assert_refused(client: Client) -> None:
+    assert client.recv_json(5) == {"type": "error", "error": "unauthorized"}
+    with pytest.raises(ConnectionClosed) as closed:
+        client.ws.recv(5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_first_message_auth(secured: ServerProcess) -> None:
+    with secured.client() as client:
+        client.send({"type": "auth", "token": TOKEN})
+        assert client.recv_json() == {"type": "authAck"}
+        assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+        client.send({"type": "auth", "token": TOKEN})  # repeated auth is acknowledged
+        assert client.recv_json() == {"type": "authAck"}
+
+
+def test_wrong_token_closes_with_policy_violation(secured: ServerProcess) -> None:
+    with secured.client() as client:
+        client.send({"type": "auth", "token": "wrong"})
+        assert_refused(client)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"type": "exec", "sql": "create table pwned (a int)", "queryId": "x"},
+        {"type": "subscribe", "channel": "c"},
+        "not json",
+        b"\x00\x00\x00\x02{}binary",
+    ],
+)
+def test_anything_before_auth_is_refused_and_not_executed(
+    secured: ServerProcess, first: object
+) -> None:
+    with secured.client() as client:
+        client.send(first)
+        assert_refused(client)
+    with secured.client() as client:
+        client.send({"type": "auth", "token": TOKEN})
+        client.recv_json()
+        rows = client.query(
+            "select count(*) as n from duckdb_tables() where table_name = 'pwned'", kind="json"
+        )
+        assert rows == [{"n": 0}]
+
+
+def test_token_in_url_authenticates_the_upgrade(secured: ServerProcess) -> None:
+    with secured.client(f"/?roomId=r&token={TOKEN}") as client:
+        assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+
+
+def test_bearer_header_authenticates_the_upgrade(secured: ServerProcess) -> None:
+    with secured.client(additional_headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+
+
+def test_wrong_url_token_is_refused(secured: ServerProcess) -> None:
+    with secured.client("/?token=nope") as client:
+        assert_refused(client)
+
+
+def test_auth_is_per_connection(secured: ServerProcess) -> None:
+    with secured.client() as authed, secured.client() as stranger:
+        authed.send({"type": "auth", "token": TOKEN})
+        assert authed.recv_json() == {"type": "authAck"}
+        stranger.send({"type": "exec", "sql": "select 1", "queryId": "s"})
+        assert_refused(stranger)
+
+
+def test_without_a_token_auth_messages_are_acknowledged(server: ServerProcess) -> None:
+    with server.client() as client:
+        client.send({"type": "auth", "token": "anything"})
+        assert client.recv_json() == {"type": "authAck"}
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://localhost:3000", "http://127.0.0.1:8888", "https://[::1]:1", "http://app.localhost"],
+)
+def test_loopback_origins_are_allowed(server: ServerProcess, origin: str) -> None:
+    with server.client(origin=origin) as client:
+        assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://192.168.1.10:3000", "null"])
+def test_foreign_origins_are_refused(server: ServerProcess, origin: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        server.client(origin=origin)
+    assert refused.value.response.status_code == 403
+
+
+def test_allowed_origin_flag(start_server) -> None:
+    server = start_server("--allow-origin", "https://app.example.com")
+    with server.client(origin="https://app.example.com") as client:
+        assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+    with pytest.raises(InvalidStatus):
+        server.client(origin="https://other.example.com")
+
+
+def test_valid_token_at_upgrade_overrides_the_origin_check(secured: ServerProcess) -> None:
+    with secured.client(f"/?token={TOKEN}", origin="https://app.example.com") as client:
+        assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+    with pytest.raises(InvalidStatus):
+        secured.client("/?token=wrong", origin="https://app.example.com")
