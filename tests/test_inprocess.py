@@ -1,0 +1,56 @@
+"""The server as a Python object: several per process, stop and start again."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlrooms_jupyter.engine import EngineConfig
+from sqlrooms_jupyter.server import ServerConfig, SqlroomsServer
+
+from .support import Client
+
+
+@contextmanager
+def running(config: ServerConfig) -> Iterator[SqlroomsServer]:
+    """Run a server on its own thread and event loop, as the kernel will."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = SqlroomsServer(config)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def config(db: str = ":memory:") -> ServerConfig:
+    return ServerConfig(port=0, engine=EngineConfig(db_path=db, extensions=()))
+
+
+def test_two_servers_in_one_process_are_independent() -> None:
+    with running(config()) as first, running(config()) as second:
+        assert first.port != second.port
+        with Client(first.url) as a, Client(second.url) as b:
+            a.query("create table only_here (x int)", kind="exec")
+            assert b.query(
+                "select count(*) n from duckdb_tables() where table_name = 'only_here'", kind="json"
+            ) == [{"n": 0}]
+            assert first.status()["connections"] == 1
+
+
+def test_stop_then_start_again_on_the_same_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "again.db")
+    with running(config(db)) as server, Client(server.url) as client:
+        client.query("create table t as select 1 as v", kind="exec")
+    threads_before = threading.active_count()
+    with running(config(db)) as server, Client(server.url) as client:
+        assert client.query("select v from t", kind="json") == [{"v": 1}]
+    assert threading.active_count() <= threads_before + 1
