@@ -110,10 +110,10 @@ class StreamSender:
         return self._stream is not None
 
     def send(self, chunk: bytes | bytearray, last: bool = False) -> None:
+        self._budget.reserve(len(chunk), self._cancelled)
         if self._stream is None:
             self._stream = ResultStream()
             self._loop.call_soon_threadsafe(self._start, self._stream)
-        self._budget.reserve(len(chunk), self._cancelled)
         self.finished = last
         self._loop.call_soon_threadsafe(self._stream.push, chunk, last)
 
