@@ -26,7 +26,7 @@ import duckdb
 from . import results
 from .cache import ResultCache
 from .flow import Aborted, StreamSender
-from .protocol import Query, arrow_prefix, quote_identifier
+from .protocol import Query, arrow_prefix, quote_identifier, table_reference
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,6 +101,7 @@ class Engine:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._tasks: set[Task] = set()
         self._tasks_lock = threading.Lock()
+        self._shared: dict[str, object] = {}
         self.cache: ResultCache | None = None
         self.warnings: list[str] = []
         self.closing = False
@@ -215,6 +216,42 @@ class Engine:
             "room_id TEXT PRIMARY KEY, snapshot BLOB, updated_at TIMESTAMPTZ DEFAULT now())"
         )
 
+    # -- shared kernel objects ---------------------------------------------
+
+    def share(self, name: str, obj: object) -> None:
+        """Make a dataframe, Arrow table or relation queryable by clients as `name`.
+
+        `register()`-ed views live on one cursor only, so the registry is applied
+        to each query's cursor. A RecordBatchReader can be read once, so it is
+        read into a table here.
+        """
+        import pyarrow as pa
+
+        table_reference(name)  # plain identifiers only
+        if isinstance(obj, pa.RecordBatchReader):
+            obj = obj.read_all()
+        self._shared = {**self._shared, name: obj}
+        self.invalidate_cache()
+
+    def unshare(self, name: str) -> bool:
+        if name not in self._shared:
+            return False
+        self._shared = {k: v for k, v in self._shared.items() if k != name}
+        self.invalidate_cache()
+        return True
+
+    @property
+    def shared(self) -> dict[str, object]:
+        return dict(self._shared)
+
+    def _register_shared(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
+        # Registering costs about half a millisecond per object, so only the
+        # objects a statement can name are registered on its cursor.
+        text = sql.lower()
+        for name, obj in self._shared.items():
+            if name.lower() in text:
+                cursor.register(name, obj)
+
     # -- running work ------------------------------------------------------
 
     def tasks(self) -> list[Task]:
@@ -250,6 +287,8 @@ class Engine:
             cursor = con.cursor()
             task.cursor = cursor
             try:
+                if self._shared:
+                    self._register_shared(cursor, task.sql)
                 result = self._with_conflict_retry(task, cursor, work)
             finally:
                 cursor.close()

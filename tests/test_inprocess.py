@@ -54,3 +54,30 @@ def test_stop_then_start_again_on_the_same_file(tmp_path: Path) -> None:
     with running(config(db)) as server, Client(server.url) as client:
         assert client.query("select v from t", kind="json") == [{"v": 1}]
     assert threading.active_count() <= threads_before + 1
+
+
+def test_shared_objects_are_queryable_from_every_cursor() -> None:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    with running(config()) as server, Client(server.url) as client:
+        engine = server.engine
+        engine.share("trips", pd.DataFrame({"id": [1, 2, 3], "km": [1.5, 2.5, None]}))
+        engine.share("cities", pl.DataFrame({"name": ["Oslo", "Lima"]}))
+        batches = pa.table({"v": [7, 8]}).to_batches()
+        engine.share("stream", pa.RecordBatchReader.from_batches(batches[0].schema, batches))
+        assert client.query("select sum(km) s, count(*) n from trips", kind="json") == [
+            {"s": 4.0, "n": 3}
+        ]
+        assert client.query("select name from cities order by 1").column("name").to_pylist() == [
+            "Lima",
+            "Oslo",
+        ]
+        for _ in range(2):  # a reader is read once at share time, then reusable
+            assert client.query("select sum(v) s from stream", kind="json") == [{"s": 15}]
+        engine.share("trips", pd.DataFrame({"id": [9]}))  # replace
+        assert client.query("select id from trips", kind="json", persist=True) == [{"id": 9}]
+        assert engine.unshare("trips") and not engine.unshare("trips")
+        frame = client.query("select * from trips", kind="json")
+        assert frame["type"] == "error" and "trips" in frame["error"]
