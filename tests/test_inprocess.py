@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from sqlrooms_jupyter.background import ServerThread
 from sqlrooms_jupyter.engine import EngineConfig
 from sqlrooms_jupyter.server import ServerConfig, SqlroomsServer
 
@@ -17,18 +19,12 @@ from .support import Client
 @contextmanager
 def running(config: ServerConfig) -> Iterator[SqlroomsServer]:
     """Run a server on its own thread and event loop, as the kernel will."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = SqlroomsServer(config)
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    thread = ServerThread(config)
+    server = thread.start()
     try:
         yield server
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+        thread.stop()
 
 
 def config(db: str = ":memory:") -> ServerConfig:
@@ -81,3 +77,31 @@ def test_shared_objects_are_queryable_from_every_cursor() -> None:
         assert engine.unshare("trips") and not engine.unshare("trips")
         frame = client.query("select * from trips", kind="json")
         assert frame["type"] == "error" and "trips" in frame["error"]
+
+
+def test_notify_from_python_reaches_subscribers() -> None:
+    thread = ServerThread(config())
+    server = thread.start()
+    try:
+        with Client(server.url) as client:
+            client.send({"type": "subscribe", "channel": "table:trips"})
+            client.recv_json()
+            delivered = thread.call(server.hub.publish, "table:trips", {"op": "replace"})
+            assert delivered == 1
+            assert client.recv_json() == {
+                "type": "notify",
+                "channel": "table:trips",
+                "payload": {"op": "replace"},
+            }
+    finally:
+        thread.stop()
+    assert not thread.running
+
+
+def test_start_failure_leaves_no_thread_behind() -> None:
+    with running(config()) as busy:
+        taken = ServerConfig(port=busy.port, engine=EngineConfig(extensions=()))
+        before = threading.active_count()
+        with pytest.raises(OSError):
+            ServerThread(taken).start()
+        assert threading.active_count() == before
