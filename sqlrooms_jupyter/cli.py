@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="query threads (default %(default)s)",
     )
     add(
+        "--allow-client-snapshots",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let a client seed an empty CRDT room with its snapshot "
+        "(default: only with a :memory: database)",
+    )
+    add(
         "--save-debounce-ms",
         type=int,
         default=500,
@@ -115,6 +122,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         auth_token=args.auth_token or None,
         allow_origins=origins,
         sync=args.sync,
+        allow_client_snapshots=args.allow_client_snapshots,
+        save_debounce_ms=args.save_debounce_ms,
         max_message_size=args.max_message_size,
         engine=EngineConfig(
             db_path=args.db_path or ":memory:",
@@ -153,10 +162,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.sync:
-        log.warning(
-            "--sync: CRDT rooms are not available in this version yet; room messages get an error"
-        )
     try:
         asyncio.run(serve(config_from_args(args)))
     except OSError as exc:

@@ -17,7 +17,7 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import duckdb
@@ -33,6 +33,9 @@ from .engine import Engine, EngineConfig
 from .flow import Backpressure, ResultStream
 from .pubsub import Hub
 from .session import ServerState, Session
+
+if TYPE_CHECKING:
+    from .crdt import Rooms
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,10 @@ class ServerConfig:
     # Bytes queued for one client before its queries wait for it to read.
     send_buffer_limit: int = 64 << 20
     ping_interval: float = 30.0
+    # CRDT rooms may be seeded from a client's snapshot; None: only for a :memory: database.
+    allow_client_snapshots: bool | None = None
+    # Delay before a room's update log is folded into its snapshot.
+    save_debounce_ms: int = 500
     engine: EngineConfig = field(default_factory=EngineConfig)
 
 
@@ -285,6 +292,7 @@ class SqlroomsServer:
         self.engine = Engine(self.config.engine, connection)
         self.hub = Hub()
         self.state: ServerState
+        self.rooms: Rooms | None = None  # CRDT rooms, with `config.sync`
         self.started_at: float | None = None
         self._http: tornado.httpserver.HTTPServer | None = None
         self._sockets: list[socket.socket] = []
@@ -316,7 +324,18 @@ class SqlroomsServer:
         loop = asyncio.get_running_loop()
         self.state = ServerState(self.engine, self.hub, loop, self.config.auth_token)
         if self.config.sync:
-            self.state.rooms_unavailable = "CRDT sync is not available in this version yet"
+            from .crdt import Rooms
+
+            allow = self.config.allow_client_snapshots
+            if allow is None:  # as the published server: only when nothing is persisted
+                allow = self.config.engine.db_path == ":memory:"
+            self.rooms = Rooms(
+                self.engine,
+                loop,
+                allow_client_snapshots=allow,
+                save_debounce_ms=self.config.save_debounce_ms,
+            )
+            self.state.rooms = self.rooms
         self._sockets = tornado.netutil.bind_sockets(self.config.port, self.config.host)
         self._http = tornado.httpserver.HTTPServer(
             self.make_app(),
@@ -326,7 +345,12 @@ class SqlroomsServer:
         self._http.add_sockets(self._sockets)
         try:
             await loop.run_in_executor(None, self.engine.open)
+            if self.rooms is not None:
+                await self.rooms.start()
         except BaseException:
+            if self.rooms is not None:
+                await self.rooms.storage.stop()
+                await loop.run_in_executor(None, self.engine.close)
             self._http.stop()
             await self._http.close_all_connections()
             self._sockets = []
@@ -343,6 +367,8 @@ class SqlroomsServer:
         for session in list(self.state.sessions):
             session.shutdown(reason)
         await asyncio.sleep(0.05)  # let the close frames go out
+        if self.rooms is not None:
+            await self.rooms.close()  # every room into its snapshot, before the checkpoint
         await asyncio.get_running_loop().run_in_executor(None, self.engine.close)
         await self._http.close_all_connections()
         self._http = None
@@ -368,6 +394,7 @@ class SqlroomsServer:
                 for task in self.engine.tasks()
             ],
             "channels": self.hub.channels(),
+            "rooms": self.rooms.summary() if self.rooms is not None else None,
             "cache": self.engine.cache.stats() if self.engine.cache else None,
             "warnings": list(self.engine.warnings),
         }
