@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import platform
 import socket
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from tornado.iostream import StreamClosedError
 from . import __version__
 from .engine import Engine, EngineConfig
 from .flow import Backpressure, ResultStream
+from .protocol import CLOSE_TOO_BIG
 from .pubsub import Hub
 from .session import ServerState, Session
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TEXT, _BINARY, _CONTINUATION = 0x1, 0x2, 0x0
+_DRAIN_SECONDS = 5.0
 
 
 @dataclass
@@ -58,6 +61,16 @@ class ServerConfig:
     # Delay before a room's update log is folded into its snapshot.
     save_debounce_ms: int = 500
     engine: EngineConfig = field(default_factory=EngineConfig)
+
+
+def frame_header(fin: bool, opcode: int, size: int) -> bytes:
+    """An unmasked (server to client) WebSocket frame header, RFC 6455 section 5.2."""
+    first = (0x80 if fin else 0) | opcode
+    if size < 126:
+        return struct.pack("!BB", first, size)
+    if size <= 0xFFFF:
+        return struct.pack("!BBH", first, 126, size)
+    return struct.pack("!BBQ", first, 127, size)
 
 
 def is_loopback_origin(origin: str) -> bool:
@@ -81,7 +94,42 @@ def bearer_token(request: HTTPServerRequest) -> str | None:
 
 
 class _Protocol(tornado.websocket.WebSocketProtocol13):
-    """Tornado's protocol, except that invalid UTF-8 is answered instead of dropping the socket."""
+    """Tornado's protocol with two changes: invalid UTF-8 is answered instead of
+    dropping the socket, and an oversized message ends in a close frame the
+    client can actually read.
+    """
+
+    _draining: asyncio.Task[None] | None = None
+    _too_big = False
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if code == CLOSE_TOO_BIG and not self.server_terminated:
+            self._too_big = True
+        super().close(code, reason)
+
+    def _abort(self) -> None:
+        # Tornado drops the socket right after its 1009 close frame, while the client
+        # is still sending the oversized message: the reset that follows can destroy
+        # the close frame before the client reads it. Discard its bytes until it closes.
+        if self._too_big and self.stream is not None and not self.stream.closed():
+            if self._draining is None:
+                self.client_terminated = self.server_terminated = True
+                self._draining = asyncio.ensure_future(self._drain())
+            return
+        super()._abort()
+
+    async def _drain(self) -> None:
+        stream = self.stream
+        deadline = asyncio.get_running_loop().call_later(_DRAIN_SECONDS, stream.close)
+        try:
+            while True:
+                await stream.read_bytes(1 << 16, partial=True)
+        except StreamClosedError:
+            pass
+        finally:
+            deadline.cancel()
+            self._too_big = False
+            super()._abort()
 
     def _handle_message(self, opcode: int, data: bytes) -> Any:
         if opcode == _TEXT and not self.client_terminated and not self._frame_compressed:
@@ -135,12 +183,15 @@ class TornadoConnection:
             self._handler.close(code, reason)
 
     def _write(self, fin: bool, opcode: int, payload: bytes | bytearray) -> Any:
+        # Header and payload go to the IOStream separately: it keeps large buffers
+        # as views, where Tornado's own frame writer would copy the payload once more.
         size = len(payload)
         ws = self._handler.ws_connection
         try:
             if ws is None or self.closed:
                 raise StreamClosedError()
-            written = ws._write_frame(fin, opcode, payload)
+            ws.stream.write(frame_header(fin, opcode, size))
+            written = ws.stream.write(payload)
         except StreamClosedError:
             self.budget.release(size)
             self.closed = True

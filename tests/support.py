@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
 
@@ -147,3 +150,26 @@ def arrow_upload_frame(table: pa.Table, table_name: str, query_id: str) -> bytes
     header = json.dumps({"type": "uploadArrow", "tableName": table_name, "queryId": query_id})
     raw = header.encode()
     return len(raw).to_bytes(4, "big") + raw + sink.getvalue().to_pybytes()
+
+
+def npm_project(js_dir: Path) -> str:
+    """`npm install` in `js_dir` unless node_modules matches package.json; returns `node`.
+
+    Skips the calling test when node or npm is missing.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are required for the JS interop tests (not found on PATH)")
+    stamp = js_dir / "node_modules" / ".package-json.sha256"
+    digest = hashlib.sha256((js_dir / "package.json").read_bytes()).hexdigest()
+    if not (stamp.is_file() and stamp.read_text() == digest):
+        proc = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"],
+            cwd=js_dir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, f"npm install failed:\n{proc.stdout}\n{proc.stderr}"
+        stamp.write_text(digest)
+    return node

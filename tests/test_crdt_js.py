@@ -6,43 +6,25 @@ room while a Python `loro` peer sits in the same room; this test drives it line 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .support import ServerProcess
+from .support import ServerProcess, npm_project
 from .test_crdt import ACK, Peer, StartServer
 
 JS_DIR = Path(__file__).parent / "js-crdt"
 SCRIPT = JS_DIR / "crdt-interop.mjs"
-STAMP = JS_DIR / "node_modules" / ".interop-install-stamp"
 TOKEN = "crdt-interop-token"
 ROOM = "interop-room"
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    """`npm install` in tests/js-crdt once; skipped when node_modules matches package.json."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are required for the JS CRDT interop test (not found on PATH)")
-    digest = hashlib.sha256((JS_DIR / "package.json").read_bytes()).hexdigest()
-    if not (STAMP.is_file() and STAMP.read_text() == digest):
-        proc = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, f"npm install failed:\n{proc.stdout}\n{proc.stderr}"
-        STAMP.write_text(digest)
-    return node
+    return npm_project(JS_DIR)
 
 
 def read_phase(proc: subprocess.Popen[str], phase: str, server: ServerProcess) -> dict[str, Any]:

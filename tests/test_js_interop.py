@@ -6,7 +6,6 @@ line per check; these tests run it against servers started by the `start_server`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -16,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from .support import ServerProcess
+from .support import ServerProcess, npm_project
 
 JS_DIR = Path(__file__).parent / "js"
 SCRIPT = JS_DIR / "duckdb-interop.mjs"
-STAMP = JS_DIR / "node_modules" / ".interop-install-stamp"
 TOKEN = "interop-secret-token"
 
 COMMON_CHECKS = [
@@ -44,22 +42,7 @@ AUTH_CHECKS = ["auth-wrong-token", "auth-missing-token"]
 
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    """`npm install` in tests/js once; skipped when node_modules matches package.json."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are required for the JS interop test (not found on PATH)")
-    digest = hashlib.sha256((JS_DIR / "package.json").read_bytes()).hexdigest()
-    if STAMP.is_file() and STAMP.read_text() == digest:
-        return JS_DIR / "node_modules"
-    proc = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund"],
-        cwd=JS_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"npm install failed:\n{proc.stdout}\n{proc.stderr}"
-    STAMP.write_text(digest)
+    npm_project(JS_DIR)
     return JS_DIR / "node_modules"
 
 
