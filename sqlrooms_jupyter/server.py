@@ -28,6 +28,7 @@ import tornado.web
 import tornado.websocket
 from tornado.httputil import HTTPServerRequest
 from tornado.iostream import StreamClosedError
+from tornado.log import access_log
 
 from . import __version__
 from .engine import Engine, EngineConfig
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 _TEXT, _BINARY, _CONTINUATION = 0x1, 0x2, 0x0
 _DRAIN_SECONDS = 5.0
+# Room for a burst of simultaneous connections (Tornado's default is 128).
+_LISTEN_BACKLOG = 2048
 
 
 @dataclass
@@ -301,6 +304,14 @@ class QueryWebSocket(tornado.websocket.WebSocketHandler):
             self.session.close()
 
 
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Successful requests (every WebSocket upgrade among them) only at debug level."""
+    status = handler.get_status()
+    level = logging.DEBUG if status < 400 else logging.WARNING
+    request = handler.request
+    access_log.log(level, "%d %s %s (%s)", status, request.method, request.uri, request.remote_ip)
+
+
 class HealthHandler(tornado.web.RequestHandler):
     def get(self) -> None:
         self.write("ok")
@@ -368,7 +379,9 @@ class SqlroomsServer:
             (r"/version", VersionHandler),
             (r"/.*", QueryWebSocket, {"server": self}),
         ]
-        return tornado.web.Application(routes, websocket_ping_interval=self.config.ping_interval)
+        return tornado.web.Application(
+            routes, websocket_ping_interval=self.config.ping_interval, log_function=_log_request
+        )
 
     async def start(self) -> None:
         """Listen, then open the database; /readyz answers 503 until it is open."""
@@ -387,7 +400,9 @@ class SqlroomsServer:
                 save_debounce_ms=self.config.save_debounce_ms,
             )
             self.state.rooms = self.rooms
-        self._sockets = tornado.netutil.bind_sockets(self.config.port, self.config.host)
+        self._sockets = tornado.netutil.bind_sockets(
+            self.config.port, self.config.host, backlog=_LISTEN_BACKLOG
+        )
         self._http = tornado.httpserver.HTTPServer(
             self.make_app(),
             max_buffer_size=self.config.max_message_size + (1 << 20),
