@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 from loro import ExportMode, LoroDoc
 
+from . import protocol
 from .protocol import dumps, quote_identifier
 
 if TYPE_CHECKING:
@@ -338,7 +339,7 @@ class Rooms:
         kind = message["type"]
         room_id = message.get("roomId")
         if not isinstance(room_id, str) or not room_id or len(room_id) > MAX_ROOM_ID:
-            return _send_error(session, f"{kind} needs a non-empty string 'roomId'")
+            return session.send_text(protocol.error(f"{kind} needs a non-empty string 'roomId'"))
         try:
             if kind == "crdt-join":
                 room = self._room(room_id)
@@ -353,15 +354,16 @@ class Rooms:
             else:
                 raise RoomError(f"unknown message type '{kind}'")
         except RoomError as exc:
-            _send_error(session, str(exc), room_id)
+            session.send_text(protocol.error(str(exc), room_id=room_id))
 
     def handle_update(self, session: Session, data: bytes) -> None:
         room = self._joined.get(session)
         if room is None:
-            return _send_error(
-                session,
-                "binary frame is not an uploadArrow message and this connection joined no "
-                "CRDT room (send crdt-join first)",
+            return session.send_text(
+                protocol.error(
+                    "binary frame is not an uploadArrow message and this connection joined no "
+                    "CRDT room (send crdt-join first)"
+                )
             )
         self._spawn(session, room, self._update(session, room, bytes(data)))
 
@@ -572,7 +574,7 @@ class Rooms:
             try:
                 await work
             except RoomError as exc:
-                _send_error(session, str(exc), room.room_id)
+                session.send_text(protocol.error(str(exc), room_id=room.room_id))
             finally:
                 room.busy -= 1
                 self._maybe_unload(room)
@@ -672,10 +674,3 @@ def _after(tail: asyncio.Future[None] | None) -> asyncio.Future[None]:
     else:
         tail.add_done_callback(lambda _: done.done() or done.set_result(None))
     return done
-
-
-def _send_error(session: Session, message: str, room_id: str | None = None) -> None:
-    frame: dict[str, Any] = {"type": "error", "error": message}
-    if room_id is not None:
-        frame["roomId"] = room_id
-    session.send_text(dumps(frame))

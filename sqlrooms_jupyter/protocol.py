@@ -96,10 +96,12 @@ def parse_channel(message: dict[str, Any]) -> str:
     return channel
 
 
-def error(message: str, query_id: str | None = None) -> str:
+def error(message: str, query_id: str | None = None, room_id: str | None = None) -> str:
     frame: dict[str, Any] = {"type": "error", "error": message}
     if query_id is not None:
         frame["queryId"] = query_id
+    if room_id is not None:
+        frame["roomId"] = room_id
     return dumps(frame)
 
 
