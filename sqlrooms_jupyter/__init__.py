@@ -1,3 +1,37 @@
 """A DuckDB query server for SQLRooms apps, standalone or inside a Jupyter kernel."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "current", "share", "start", "stop", "unshare"]
+
+
+def __getattr__(name: str) -> Any:
+    # The notebook API lives in `notebook`; importing it lazily keeps the CLI light.
+    if name in ("current", "share", "start", "stop", "unshare"):
+        from . import notebook
+
+        return getattr(notebook, name)
+    raise AttributeError(name)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext sqlrooms_jupyter`: register the `%sqlrooms` magic."""
+    from .magics import SqlroomsMagics
+
+    ipython.register_magics(SqlroomsMagics(ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from . import notebook
+
+    notebook.stop()
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .serverext.app import SqlroomsServerExtension
+
+    return [{"module": "sqlrooms_jupyter.serverext.app", "app": SqlroomsServerExtension}]

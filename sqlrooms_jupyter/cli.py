@@ -18,7 +18,7 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _size(value: str) -> int:
+def parse_size(value: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     text = value.strip().lower().removesuffix("b").removesuffix("i")
     factor = units.get(text[-1:], 1)
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--max-message-size",
-        type=_size,
+        type=parse_size,
         default=1 << 30,
         help="largest message a client may send, e.g. an Arrow upload (default 1G)",
     )

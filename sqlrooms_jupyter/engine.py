@@ -131,9 +131,12 @@ class Engine:
                     path.unlink()  # e.g. made by mktemp: not a database yet
             con = duckdb.connect(cfg.db_path)
         try:
+            # A connection lent by a notebook is in use on the kernel's thread too;
+            # a cursor of its own keeps the set-up off that object.
+            setup = con.cursor() if self._given_connection is not None else con
             for spec in cfg.extensions:
-                self._load_extension(con, spec)
-            self._create_meta_storage(con)
+                self._load_extension(setup, spec)
+            self._create_meta_storage(setup)
         except Exception:
             if self._given_connection is None:
                 con.close()
@@ -169,7 +172,7 @@ class Engine:
                     log.warning("%s failed: %s", statement, exc)
             con.close()
         elif self.config.meta_db:
-            con.execute(f"DETACH {quote_identifier(self.config.meta_namespace)}")
+            con.cursor().execute(f"DETACH {quote_identifier(self.config.meta_namespace)}")
         if self.cache is not None:
             self.cache.close()
         self.closing = False
@@ -230,6 +233,17 @@ class Engine:
         table_reference(name)  # plain identifiers only
         if isinstance(obj, pa.RecordBatchReader):
             obj = obj.read_all()
+        if self._con is not None:  # fail now, in the notebook, rather than in every query
+            probe = self._con.cursor()
+            try:
+                probe.register(name, obj)
+                probe.sql(f"SELECT * FROM {quote_identifier(name)} LIMIT 0")
+            except duckdb.Error as exc:
+                raise ValueError(
+                    f"cannot share {type(obj).__name__} as '{name}': {str(exc).splitlines()[0]}"
+                ) from None
+            finally:
+                probe.close()
         self._shared = {**self._shared, name: obj}
         self.invalidate_cache()
 

@@ -10,8 +10,12 @@ backpressure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import ipaddress
+import json
 import logging
+import os
 import platform
 import socket
 import struct
@@ -63,6 +67,10 @@ class ServerConfig:
     allow_client_snapshots: bool | None = None
     # Delay before a room's update log is folded into its snapshot.
     save_debounce_ms: int = 500
+    # A private Unix socket (mode 0600) for the Jupyter server extension's relay;
+    # every request on it must carry `relay_secret` as a Bearer token.
+    unix_socket: str | None = None
+    relay_secret: str | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
 
 
@@ -239,13 +247,25 @@ class TornadoConnection:
                 return
 
 
+def relay_secret_matches(server: SqlroomsServer, request: HTTPServerRequest) -> bool:
+    secret, token = server.config.relay_secret, bearer_token(request)
+    return secret is not None and token is not None and hmac.compare_digest(token, secret)
+
+
 class QueryWebSocket(tornado.websocket.WebSocketHandler):
-    def initialize(self, server: SqlroomsServer) -> None:
+    def initialize(self, server: SqlroomsServer, relay: bool = False) -> None:
         self.server = server
+        self.relay = relay
         self.session: Session | None = None
         self._token_state = "none"  # "none" | "valid" | "invalid"
 
     def prepare(self) -> None:
+        if self.relay:
+            # The relay has authenticated its user with Jupyter; it proves itself with the secret.
+            if not relay_secret_matches(self.server, self.request):
+                raise tornado.web.HTTPError(403)
+            self._token_state = "valid"
+            return
         token = bearer_token(self.request)
         if token is not None and self.server.state.auth_token is not None:
             self._token_state = "valid" if self.server.state.token_matches(token) else "invalid"
@@ -285,7 +305,7 @@ class QueryWebSocket(tornado.websocket.WebSocketHandler):
             self.server.state,
             connection,
             authenticated=self._token_state == "valid",
-            peer=self.request.remote_ip or "",
+            peer="relay" if self.relay else self.request.remote_ip or "",
         )
         if self._token_state == "invalid":
             self.session.refuse()
@@ -329,6 +349,19 @@ class ReadyHandler(tornado.web.RequestHandler):
             self.write("not ready")
 
 
+class RelayStatusHandler(tornado.web.RequestHandler):
+    """`server.status()` for the Jupyter server extension, on the private socket only."""
+
+    def initialize(self, server: SqlroomsServer) -> None:
+        self.server = server
+
+    def get(self) -> None:
+        if not relay_secret_matches(self.server, self.request):
+            raise tornado.web.HTTPError(403)
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(self.server.status()))
+
+
 class VersionHandler(tornado.web.RequestHandler):
     def get(self) -> None:
         self.write(
@@ -357,6 +390,7 @@ class SqlroomsServer:
         self.rooms: Rooms | None = None  # CRDT rooms, with `config.sync`
         self.started_at: float | None = None
         self._http: tornado.httpserver.HTTPServer | None = None
+        self._relay_http: tornado.httpserver.HTTPServer | None = None
         self._sockets: list[socket.socket] = []
 
     @property
@@ -383,6 +417,43 @@ class SqlroomsServer:
             routes, websocket_ping_interval=self.config.ping_interval, log_function=_log_request
         )
 
+    def make_relay_app(self) -> tornado.web.Application:
+        routes: list[Any] = [
+            (r"/api/status", RelayStatusHandler, {"server": self}),
+            (r"/.*", QueryWebSocket, {"server": self, "relay": True}),
+        ]
+        return tornado.web.Application(
+            routes, websocket_ping_interval=self.config.ping_interval, log_function=_log_request
+        )
+
+    def _listen(self) -> None:
+        self._sockets = tornado.netutil.bind_sockets(
+            self.config.port, self.config.host, backlog=_LISTEN_BACKLOG
+        )
+        self._http = tornado.httpserver.HTTPServer(
+            self.make_app(), max_buffer_size=self.config.max_message_size + (1 << 20)
+        )
+        self._http.add_sockets(self._sockets)
+        if self.config.unix_socket is not None:
+            if self.config.relay_secret is None:
+                raise ValueError("a unix_socket needs a relay_secret")
+            unix = tornado.netutil.bind_unix_socket(self.config.unix_socket, mode=0o600)
+            self._relay_http = tornado.httpserver.HTTPServer(
+                self.make_relay_app(), max_buffer_size=self.config.max_message_size + (1 << 20)
+            )
+            self._relay_http.add_socket(unix)
+
+    async def _stop_listening(self) -> None:
+        for http in (self._http, self._relay_http):
+            if http is not None:
+                http.stop()
+                await http.close_all_connections()
+        self._http = self._relay_http = None
+        self._sockets = []
+        if self.config.unix_socket is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.config.unix_socket)
+
     async def start(self) -> None:
         """Listen, then open the database; /readyz answers 503 until it is open."""
         loop = asyncio.get_running_loop()
@@ -400,15 +471,11 @@ class SqlroomsServer:
                 save_debounce_ms=self.config.save_debounce_ms,
             )
             self.state.rooms = self.rooms
-        self._sockets = tornado.netutil.bind_sockets(
-            self.config.port, self.config.host, backlog=_LISTEN_BACKLOG
-        )
-        self._http = tornado.httpserver.HTTPServer(
-            self.make_app(),
-            max_buffer_size=self.config.max_message_size + (1 << 20),
-            xheaders=False,
-        )
-        self._http.add_sockets(self._sockets)
+        try:
+            self._listen()
+        except BaseException:
+            await self._stop_listening()
+            raise
         try:
             await loop.run_in_executor(None, self.engine.open)
             if self.rooms is not None:
@@ -417,9 +484,7 @@ class SqlroomsServer:
             if self.rooms is not None:
                 await self.rooms.storage.stop()
                 await loop.run_in_executor(None, self.engine.close)
-            self._http.stop()
-            await self._http.close_all_connections()
-            self._sockets = []
+            await self._stop_listening()
             raise
         self.started_at = time.time()
         self.state.ready.set()
@@ -429,6 +494,8 @@ class SqlroomsServer:
         if self._http is None:
             return
         self._http.stop()
+        if self._relay_http is not None:
+            self._relay_http.stop()
         self.engine.closing = True
         for session in list(self.state.sessions):
             session.shutdown(reason)
@@ -436,14 +503,15 @@ class SqlroomsServer:
         if self.rooms is not None:
             await self.rooms.close()  # every room into its snapshot, before the checkpoint
         await asyncio.get_running_loop().run_in_executor(None, self.engine.close)
-        await self._http.close_all_connections()
-        self._http = None
+        await self._stop_listening()
         self.state.ready.clear()
 
     def status(self) -> dict[str, Any]:
         now = time.time()
         return {
             "url": self.url,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
             "uptime_seconds": round(now - self.started_at, 1) if self.started_at else None,
             "database": self.config.engine.db_path,
             "auth": self.config.auth_token is not None,

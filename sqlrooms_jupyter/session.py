@@ -283,18 +283,30 @@ class Session:
 
     def _on_cancel(self, message: dict[str, Any]) -> None:
         query_id = protocol.message_query_id(message)
-        flight = self.inflight.get(query_id) if query_id else None
-        cancelled = (
-            flight is not None
-            and not (flight.stream is not None and flight.stream.finished)
-            and self.state.engine.cancel(flight.task)
-        )
+        cancelled = self._cancel_flight(query_id)
         self._send_text(
             protocol.dumps({"type": "cancelAck", "queryId": query_id, "cancelled": cancelled})
         )
         if cancelled and query_id is not None:
-            del self.inflight[query_id]
             self._error(protocol.CANCELLED, query_id)
+
+    def cancel(self, query_id: str) -> bool:
+        """Cancel on the server's behalf (e.g. from the notebook): the client gets the error."""
+        cancelled = self._cancel_flight(query_id)
+        if cancelled:
+            self._error(protocol.CANCELLED, query_id)
+        return cancelled
+
+    def _cancel_flight(self, query_id: str | None) -> bool:
+        flight = self.inflight.get(query_id) if query_id else None
+        if (
+            flight is None
+            or (flight.stream is not None and flight.stream.finished)
+            or not self.state.engine.cancel(flight.task)
+        ):
+            return False
+        del self.inflight[flight.task.query_id]
+        return True
 
     def _on_subscribe(self, message: dict[str, Any]) -> None:
         channel = protocol.parse_channel(message)

@@ -1,0 +1,249 @@
+"""The server inside a Jupyter kernel: a `ServerThread`, plus what a kernel needs.
+
+A kernel picks a free port when the default one is taken, protects itself
+with a random token (any web page the user visits could reach a loopback
+port otherwise), and publishes a discovery file so the Jupyter server
+extension can relay browser clients to it over a private Unix socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .background import ServerThread
+from .server import ServerConfig, SqlroomsServer
+
+DEFAULT_PORT = 4000
+# sun_path holds 108 bytes on Linux, 104 on macOS.
+_MAX_SOCKET_PATH = 100
+
+
+def connection_file() -> Path | None:
+    """The running kernel's connection file (`kernel-<id>.json`), if this is a kernel."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        return Path(get_connection_file())
+    except Exception:
+        return None
+
+
+def kernel_identity() -> tuple[str | None, Path]:
+    """(kernel id, runtime dir): both from the connection file when there is one.
+
+    The connection file's directory is the Jupyter server's runtime dir, which
+    is where the server extension looks for discovery files.
+    """
+    path = connection_file()
+    if path is not None and path.name.startswith("kernel-") and path.suffix == ".json":
+        return path.stem.removeprefix("kernel-"), path.parent
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return None, Path(jupyter_runtime_dir())
+
+
+def port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(data, file)
+    os.replace(partial, path)
+
+
+class KernelServer:
+    """One kernel's SQLRooms server: start, share objects, inspect, stop."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        connection: duckdb.DuckDBPyConnection | None = None,
+        *,
+        kernel_id: str | None = None,
+        runtime_dir: Path | None = None,
+    ) -> None:
+        if kernel_id is None and runtime_dir is None:
+            kernel_id, runtime_dir = kernel_identity()
+        self.kernel_id = kernel_id
+        self.runtime_dir = runtime_dir
+        self.config = config
+        self.connection = connection
+        self.notes: list[str] = []  # what the user should know about how it started
+        self.discovery_file: Path | None = None
+        self._socket_dir: Path | None = None  # a private temp dir, when the runtime path is long
+        self._thread: ServerThread | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.running
+
+    @property
+    def server(self) -> SqlroomsServer:
+        if self._thread is None:
+            raise RuntimeError("the SQLRooms server is not running")
+        return self._thread.server
+
+    def start(self, *, port_fallback: bool = True) -> SqlroomsServer:
+        """Listen on TCP and (in a kernel) on a private Unix socket; write the discovery file.
+
+        With `port_fallback`, a taken port is replaced by a free one (the notes say so).
+        """
+        config = self.config
+        if port_fallback and config.port and not port_is_free(config.host, config.port):
+            self.notes.append(f"port {config.port} is in use; picked a free one")
+            config.port = 0
+        if self.kernel_id is not None and self.runtime_dir is not None:
+            config.relay_secret = secrets.token_urlsafe(32)
+            config.unix_socket = str(self._socket_path(self.runtime_dir / "sqlrooms"))
+        thread = ServerThread(config, self.connection)
+        try:
+            server = thread.start()
+        except BaseException:
+            self._remove_files()
+            raise
+        self._thread = thread
+        if config.unix_socket is not None:
+            self._write_discovery(server)
+        return server
+
+    def stop(self) -> None:
+        """Cancel in-flight queries, flush rooms, close sockets, free the port, remove files."""
+        thread, self._thread = self._thread, None
+        try:
+            if thread is not None:
+                thread.stop()
+        finally:
+            self._remove_files()
+
+    def _socket_path(self, directory: Path) -> Path:
+        path = directory / f"{self.kernel_id}.sock"
+        if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return path
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="sqlrooms-"))  # mode 0700
+        return self._socket_dir / "kernel.sock"
+
+    def _write_discovery(self, server: SqlroomsServer) -> None:
+        assert self.runtime_dir is not None
+        path = self.runtime_dir / "sqlrooms" / f"{self.kernel_id}.json"
+        _write_private_json(
+            path,
+            {
+                "kernel_id": self.kernel_id,
+                "socket": self.config.unix_socket,
+                "secret": self.config.relay_secret,
+                "port": server.port,
+                "url": server.url,
+                "pid": os.getpid(),
+                "started_at": server.started_at,
+                "sync": self.config.sync,
+            },
+        )
+        self.discovery_file = path
+
+    def _remove_files(self) -> None:
+        for path in (self.discovery_file, self.config.unix_socket):
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        self.discovery_file = None
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+    # -- what the notebook does with it -------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def client_url(self) -> str:
+        """The URL a client opens, with the token in the query string."""
+        token = self.config.auth_token
+        return f"{self.url}?token={token}" if token else self.url
+
+    def share(self, name: str, obj: object) -> None:
+        """Make `obj` queryable as `name`; subscribers of `table:<name>` are told."""
+        server = self.server
+        replaced = name in server.engine.shared
+        server.engine.share(name, obj)
+        self.notify(f"table:{name}", {"op": "replace" if replaced else "create"})
+
+    def unshare(self, name: str) -> bool:
+        removed = self.server.engine.unshare(name)
+        if removed:
+            self.notify(f"table:{name}", {"op": "drop"})
+        return removed
+
+    def notify(self, channel: str, payload: Any) -> int:
+        """Publish on a channel; returns how many clients received it."""
+        return self._call(self.server.hub.publish, channel, payload)
+
+    def cancel(self, query_id: str) -> bool:
+        """Cancel an in-flight query by its queryId; its client gets the cancellation error."""
+
+        def cancel_on_loop() -> bool:
+            for task in self.server.engine.tasks():
+                session = task.owner
+                if task.query_id == query_id and hasattr(session, "cancel"):
+                    return bool(session.cancel(query_id))
+            return False
+
+        return self._call(cancel_on_loop)
+
+    def status(self) -> dict[str, Any]:
+        status = self._call(self.server.status)
+        status["kernel_id"] = self.kernel_id
+        status["shared"] = sorted(self.server.engine.shared)
+        return status
+
+    def subscriptions(self) -> dict[str, int]:
+        return self._call(self.server.hub.channels)
+
+    def rooms(self) -> list[dict[str, Any]] | None:
+        rooms = self.server.rooms
+        return None if rooms is None else self._call(rooms.summary)
+
+    def invalidate_cache(self) -> None:
+        """Forget cached results: a notebook cell may have written to the database."""
+        if self.running:
+            self.server.engine.invalidate_cache()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        assert self._thread is not None
+        return self._thread.call(fn, *args)
+
+
+def random_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def started_at_text(started_at: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(started_at)) if started_at else "-"

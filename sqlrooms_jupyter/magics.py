@@ -1,0 +1,244 @@
+"""The `%sqlrooms` line magic: a thin argparse front over `notebook` and `widgets`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from . import notebook, widgets
+from .cli import parse_size
+from .kernel import DEFAULT_PORT, KernelServer
+
+USAGE = """\
+%sqlrooms start [options]     start this kernel's SQLRooms server
+%sqlrooms stop                stop it (cancels queries, closes sockets, frees the port)
+%sqlrooms status              URL, uptime, database, connections, queries, cache
+%sqlrooms share VAR [--as NAME]
+                              make a dataframe / Arrow table / relation queryable
+%sqlrooms unshare NAME        stop sharing it
+%sqlrooms notify CHANNEL JSON publish a notification to a channel's subscribers
+%sqlrooms subscriptions       channels and their subscribers
+%sqlrooms rooms               CRDT rooms: members, size, last saved
+%sqlrooms queries             in-flight queries
+%sqlrooms cancel QUERY_ID     cancel one of them"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors become a UsageError: IPython shows the message, not a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}\n\n{self.format_usage()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message or self.format_help())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%sqlrooms", usage=USAGE.replace("%", "%%"), add_help=False)
+    commands = parser.add_subparsers(
+        dest="command", parser_class=_Parser, metavar="COMMAND", prog="%sqlrooms"
+    )
+
+    start = commands.add_parser("start", help="start the server", add_help=False)
+    start.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--auth-token", help="token clients must send (default: a random one)")
+    start.add_argument("--no-token", action="store_true", help="accept clients without a token")
+    start.add_argument("--connection", help="name of a DuckDB connection variable to serve")
+    start.add_argument("--db-path", help="serve this DuckDB file instead of a connection")
+    start.add_argument("--sync", action="store_true", help="host CRDT rooms")
+    start.add_argument("--meta-db")
+    start.add_argument("--meta-namespace", default="__sqlrooms")
+    start.add_argument("--extensions", default="", help="comma-separated DuckDB extensions")
+    start.add_argument("--allow-origin", action="append", default=[], dest="allow_origins")
+    start.add_argument("--max-message-size", type=parse_size, default=None)
+
+    commands.add_parser("stop", add_help=False)
+    commands.add_parser("status", add_help=False)
+    share = commands.add_parser("share", add_help=False)
+    share.add_argument("variable", help="a variable or expression in the notebook")
+    share.add_argument("--as", dest="name", help="table name for clients")
+    unshare = commands.add_parser("unshare", add_help=False)
+    unshare.add_argument("name")
+    notify = commands.add_parser("notify", add_help=False)
+    notify.add_argument("channel")
+    notify.add_argument("payload", help="JSON")
+    commands.add_parser("subscriptions", add_help=False)
+    commands.add_parser("rooms", add_help=False)
+    commands.add_parser("queries", add_help=False)
+    cancel = commands.add_parser("cancel", add_help=False)
+    cancel.add_argument("query_id")
+    return parser
+
+
+def split_line(line: str) -> list[str]:
+    """Shell-like words; a notify payload is kept verbatim, JSON quotes and all."""
+    words = line.split(None, 2)
+    if len(words) == 3 and words[0] == "notify":
+        return words
+    return shlex.split(line)
+
+
+@magics_class
+class SqlroomsMagics(Magics):
+    @line_magic
+    def sqlrooms(self, line: str) -> None:
+        """Serve this kernel's DuckDB to SQLRooms apps over a WebSocket.
+
+        %sqlrooms start [--port N] [--host H] [--auth-token T | --no-token]
+                        [--connection VAR | --db-path PATH] [--sync]
+                        [--meta-db PATH] [--meta-namespace NS] [--extensions LIST]
+                        [--allow-origin ORIGIN] [--max-message-size SIZE]
+            Start the server on a thread of its own: a busy cell does not delay clients.
+            It serves `duckdb.default_connection()` (what `duckdb.sql()` uses) unless
+            --connection names a connection variable or --db-path a database file.
+            The default port 4000 falls back to a free one when taken; --port 0 always
+            picks one. Clients need the printed token unless --no-token. Jupyter's own
+            server reaches it at {base_url}sqlrooms/kernels/<kernel_id>/ws.
+        %sqlrooms stop
+            Cancel in-flight queries, save rooms, close sockets, free the port.
+        %sqlrooms status | queries | subscriptions | rooms
+            What the server is doing; a live panel in a notebook, a table in a terminal.
+        %sqlrooms share VAR [--as NAME]
+            Make a pandas or polars DataFrame, pyarrow Table or RecordBatchReader, or
+            DuckDB relation queryable as NAME (default: the variable's name). Sharing
+            again replaces it and notifies channel `table:NAME` with {"op": "replace"}.
+        %sqlrooms unshare NAME
+            Remove it (notifies `table:NAME` with {"op": "drop"}).
+        %sqlrooms notify CHANNEL JSON
+            Publish JSON to the channel's subscribers.
+        %sqlrooms cancel QUERY_ID
+            Cancel an in-flight query; its client receives the cancellation error.
+
+        The same from Python: `sqlrooms_jupyter.start(con=...)`, `.share(name, obj)`,
+        `.stop()`, `.current()`.
+        """
+        try:
+            args = build_parser().parse_args(split_line(line))
+        except ValueError as exc:  # unbalanced quotes
+            raise UsageError(f"{exc}\n\n{USAGE}") from None
+        if args.command is None:
+            raise UsageError(USAGE)
+        getattr(self, f"_{args.command}")(args)
+
+    # -- subcommands ---------------------------------------------------------
+
+    def _start(self, args: argparse.Namespace) -> None:
+        connection = None
+        if args.connection:
+            connection = self._lookup(args.connection)
+            import duckdb
+
+            if not isinstance(connection, duckdb.DuckDBPyConnection):
+                raise UsageError(f"{args.connection} is not a DuckDB connection")
+        extensions = [e.strip() for e in args.extensions.split(",") if e.strip()]
+        try:
+            server = notebook.start(
+                connection,
+                db_path=args.db_path,
+                port=args.port,
+                host=args.host,
+                auth_token=args.auth_token,
+                require_token=not args.no_token,
+                sync=args.sync,
+                meta_db=args.meta_db,
+                meta_namespace=args.meta_namespace,
+                extensions=extensions,
+                allow_origins=args.allow_origins,
+                max_message_size=args.max_message_size,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        except Exception as exc:  # e.g. the database file is locked by another process
+            raise UsageError(f"cannot start the SQLRooms server: {exc}") from None
+        print(started_message(server))
+
+    def _stop(self, args: argparse.Namespace) -> None:
+        print("SQLRooms server stopped." if notebook.stop() else "No SQLRooms server is running.")
+
+    def _status(self, args: argparse.Namespace) -> None:
+        widgets.show(self._server(), widgets.status_tables)
+
+    def _queries(self, args: argparse.Namespace) -> None:
+        widgets.show(self._server(), widgets.queries_tables)
+
+    def _subscriptions(self, args: argparse.Namespace) -> None:
+        widgets.show(self._server(), widgets.subscriptions_tables)
+
+    def _rooms(self, args: argparse.Namespace) -> None:
+        widgets.show(self._server(), widgets.rooms_tables)
+
+    def _share(self, args: argparse.Namespace) -> None:
+        name = args.name or args.variable
+        if not name.isidentifier():
+            raise UsageError(f"'{args.variable}' is not a plain name: add --as NAME")
+        obj = self._lookup(args.variable)
+        server = self._server()
+        replacing = name in server.server.engine.shared
+        try:
+            server.share(name, obj)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        verb = "Replaced" if replacing else "Shared"
+        print(f"{verb} {type(obj).__name__} as table '{name}'.")
+
+    def _unshare(self, args: argparse.Namespace) -> None:
+        if not self._server().unshare(args.name):
+            raise UsageError(f"nothing is shared as '{args.name}'")
+        print(f"Stopped sharing '{args.name}'.")
+
+    def _notify(self, args: argparse.Namespace) -> None:
+        try:
+            payload = json.loads(args.payload)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"the payload is not JSON: {exc}") from None
+        count = self._server().notify(args.channel, payload)
+        print(f"Sent to {count} subscriber{'s' if count != 1 else ''} of '{args.channel}'.")
+
+    def _cancel(self, args: argparse.Namespace) -> None:
+        if not self._server().cancel(args.query_id):
+            raise UsageError(f"no in-flight query has queryId '{args.query_id}'")
+        print(f"Cancelled {args.query_id}.")
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _server(self) -> KernelServer:
+        server = notebook.current()
+        if server is None:
+            raise UsageError("no SQLRooms server is running: start one with %sqlrooms start")
+        return server
+
+    def _lookup(self, expression: str) -> Any:
+        if expression in self.shell.user_ns:
+            return self.shell.user_ns[expression]
+        try:
+            return self.shell.ev(expression)
+        except Exception as exc:
+            raise UsageError(f"cannot evaluate '{expression}': {exc}") from None
+
+
+def started_message(server: KernelServer) -> str:
+    lines = [f"SQLRooms server running at {server.url}"]
+    lines += [f"  note: {note}" for note in server.notes]
+    token = server.config.auth_token
+    if token:
+        lines.append(f"  token: {token}")
+    else:
+        lines.append("  no token required: any local process or web page can query it")
+    if server.kernel_id:
+        lines.append(f"  through Jupyter: {{base_url}}sqlrooms/kernels/{server.kernel_id}/ws")
+    lines += [
+        "  from a SQLRooms app:",
+        "    import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';",
+        f"    createWebSocketDuckDbConnector({{wsUrl: '{server.client_url}'}});",
+    ]
+    for warning in server.server.engine.warnings:
+        lines.append(f"  warning: {warning}")
+    return "\n".join(lines)

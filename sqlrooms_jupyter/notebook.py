@@ -1,0 +1,136 @@
+"""The notebook API: `start()`, `share()`, `stop()` for this kernel's one server.
+
+A kernel has one SQLRooms server at a time (one discovery file per kernel
+id), so this module keeps it. Everything else (engine, hub, rooms) belongs
+to that server object: stop and start again builds them anew.
+"""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from .engine import EngineConfig
+from .kernel import DEFAULT_PORT, KernelServer, random_token
+from .server import ServerConfig
+
+_current: KernelServer | None = None
+_hooked_shell: Any = None
+
+
+def current() -> KernelServer | None:
+    """This kernel's running server, or None."""
+    return _current if _current is not None and _current.running else None
+
+
+def start(
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    db_path: str | None = None,
+    port: int = DEFAULT_PORT,
+    host: str = "127.0.0.1",
+    auth_token: str | None = None,
+    require_token: bool = True,
+    sync: bool = False,
+    meta_db: str | None = None,
+    meta_namespace: str = "__sqlrooms",
+    extensions: Sequence[str] = (),
+    allow_origins: Sequence[str] = (),
+    max_message_size: int | None = None,
+) -> KernelServer:
+    """Start this kernel's SQLRooms server on a thread of its own.
+
+    Clients query `con`, by default `duckdb.default_connection()` (what
+    `duckdb.sql()` in cells uses), or a database file of its own with
+    `db_path`. A random token is required unless `require_token=False`.
+    The default port falls back to a free one when taken; `port=0` always
+    picks a free one.
+    """
+    global _current
+    if current() is not None:
+        raise RuntimeError(f"a SQLRooms server is already running at {_current.url}; stop it first")
+    if con is not None and db_path is not None:
+        raise ValueError("pass a connection or a db_path, not both")
+    if db_path is None and con is None:
+        con = duckdb.default_connection()
+    token = auth_token or (random_token() if require_token else None)
+    config = ServerConfig(
+        host=host,
+        port=port,
+        auth_token=token,
+        allow_origins=tuple(allow_origins),
+        sync=sync,
+        engine=EngineConfig(
+            db_path=db_path or ":memory:",
+            extensions=tuple(extensions),
+            meta_namespace=meta_namespace,
+            meta_db=meta_db,
+        ),
+    )
+    if max_message_size is not None:
+        config.max_message_size = max_message_size
+    server = KernelServer(config, con)
+    server.start(port_fallback=port == DEFAULT_PORT)
+    _current = server
+    _hook_cells(server)
+    return server
+
+
+def stop() -> bool:
+    """Stop this kernel's server; False if none was running."""
+    global _current
+    server, _current = _current, None
+    _unhook_cells()
+    if server is None:
+        return False
+    server.stop()
+    return True
+
+
+def share(name: str, obj: object) -> None:
+    """Make a pandas/polars DataFrame, Arrow table or reader, or DuckDB relation queryable."""
+    _require().share(name, obj)
+
+
+def unshare(name: str) -> bool:
+    return _require().unshare(name)
+
+
+def _require() -> KernelServer:
+    server = current()
+    if server is None:
+        raise RuntimeError("no SQLRooms server is running: start one with %sqlrooms start")
+    return server
+
+
+def _hook_cells(server: KernelServer) -> None:
+    """Drop cached results after each cell: it may have written to the database directly."""
+    global _hooked_shell
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.events.register("post_run_cell", _after_cell)
+    _hooked_shell = shell
+
+
+def _unhook_cells() -> None:
+    global _hooked_shell
+    if _hooked_shell is not None:
+        _hooked_shell.events.unregister("post_run_cell", _after_cell)
+        _hooked_shell = None
+
+
+def _after_cell(result: Any = None) -> None:
+    server = current()
+    if server is not None:
+        server.invalidate_cache()
+
+
+atexit.register(stop)  # kernel shutdown: close sockets, checkpoint, remove the discovery file

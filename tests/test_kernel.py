@@ -1,0 +1,257 @@
+"""The server inside a real IPython kernel, driven by `%sqlrooms` as a notebook would."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .kernel_support import RunningKernel, StartedServer
+from .support import Client
+
+LONG_SQL = "select count(*) from range(100000) a, range(100000) b where a.range + b.range = 7"
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningKernel]:
+    running = RunningKernel(tmp_path_factory.mktemp("runtime"))
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture
+def started(kernel: RunningKernel) -> Iterator[StartedServer]:
+    server = kernel.start_server()
+    yield server
+    kernel.run("%sqlrooms stop")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_clients_query_shared_dataframes_while_a_cell_is_busy(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    kernel.run(
+        "import pandas as pd, polars as pl\n"
+        "trips = pd.DataFrame({'id': [1, 2, 3], 'km': [2.5, 10.0, 7.25]})\n"
+        "cities = pl.DataFrame({'city': ['Oslo', 'Lima'], 'pop': [709_000, 10_000_000]})\n"
+        "%sqlrooms share trips\n"
+        "%sqlrooms share cities --as places"
+    ).check()
+
+    busy = threading.Thread(target=kernel.run, args=("import time; time.sleep(5)",))
+    began = time.monotonic()
+    busy.start()
+    time.sleep(0.5)  # the cell is running now
+    with Client(started.client_url) as client:
+        table = client.query("select id, km from trips order by id")
+        rows = client.query("select * from places order by city", kind="json", query_id="j")
+        answered = time.monotonic() - began
+    busy.join()
+    finished = time.monotonic() - began
+
+    assert table.to_pydict() == {"id": [1, 2, 3], "km": [2.5, 10.0, 7.25]}
+    assert rows == [{"city": "Lima", "pop": 10_000_000}, {"city": "Oslo", "pop": 709_000}]
+    assert finished >= 5
+    assert answered < 4, f"answers waited for the busy cell ({answered:.1f} s)"
+
+
+def test_tables_made_in_cells_and_by_clients_are_shared(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    kernel.run("import duckdb\nduckdb.sql('create or replace table from_cell as select 42 x')")
+    with Client(started.client_url) as client:
+        assert client.query("select x from from_cell", kind="json") == [{"x": 42}]
+        assert client.query("create or replace table from_client as select 7 y", kind="exec") == {
+            "type": "ok",
+            "queryId": "q",
+        }
+    out = kernel.run("print(duckdb.sql('select y from from_client').fetchall())").check()
+    assert out.stdout.strip() == "[(7,)]"
+
+
+def test_writes_from_cells_invalidate_persisted_results(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    kernel.run("duckdb.sql('create or replace table counter as select 1 n')").check()
+    with Client(started.client_url) as client:
+        sql = "select n from counter"
+        assert client.query(sql, kind="json", persist=True) == [{"n": 1}]
+        kernel.run("duckdb.sql('update counter set n = 2')").check()
+        assert client.query(sql, kind="json", persist=True) == [{"n": 2}]
+
+
+def test_resharing_notifies_subscribers_and_replaces_the_data(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    kernel.run("import pandas as pd\nscores = pd.DataFrame({'v': [1]})\n%sqlrooms share scores")
+    with Client(started.client_url) as client:
+        client.send({"type": "subscribe", "channel": "table:scores"})
+        assert client.recv_json() == {"type": "subscribed", "channel": "table:scores"}
+        out = kernel.run("scores = pd.DataFrame({'v': [5, 6]})\n%sqlrooms share scores").check()
+        assert "Replaced DataFrame as table 'scores'" in out.stdout
+        assert client.recv_json() == {
+            "type": "notify",
+            "channel": "table:scores",
+            "payload": {"op": "replace"},
+        }
+        assert client.query("select sum(v) s from scores", kind="json") == [{"s": 11}]
+
+        kernel.run('%sqlrooms notify table:scores {"op": "custom", "n": 1}').check()
+        assert client.recv_json()["payload"] == {"op": "custom", "n": 1}
+        subs = kernel.run("%sqlrooms subscriptions").check()
+        assert "table:scores" in json.dumps(subs.displays) + subs.stdout
+
+        kernel.run("%sqlrooms unshare scores").check()
+        assert client.recv_json()["payload"] == {"op": "drop"}
+        error = client.query("select * from scores")
+        assert error["type"] == "error" and "scores" in error["error"]
+
+
+def test_arrow_tables_readers_and_relations_can_be_shared(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    kernel.run(
+        "import pyarrow as pa, duckdb\n"
+        "t = pa.table({'a': [1, 2]})\n"
+        "reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches())\n"
+        "rel = duckdb.sql('select range r from range(4)')\n"
+        "%sqlrooms share t --as arrow_t\n"
+        "%sqlrooms share reader\n"
+        "%sqlrooms share rel"
+    ).check()
+    with Client(started.client_url) as client:
+        sql = (
+            "select (select sum(a) from arrow_t) a, (select sum(a) from reader) b, sum(r) c "
+            "from rel"
+        )
+        assert client.query(sql, kind="json") == [{"a": 3, "b": 3, "c": 6}]
+        # a reader is read once at share time, so it can be queried again
+        assert client.query("select count(*) n from reader", kind="json") == [{"n": 2}]
+
+
+def test_status_queries_and_cancel_from_the_notebook(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    with Client(started.client_url) as client:
+        client.send({"type": "arrow", "sql": LONG_SQL, "queryId": "slow-1"})
+        time.sleep(0.5)
+        queries = kernel.run("%sqlrooms queries").check()
+        bundle = queries.displays[0]
+        assert "application/vnd.jupyter.widget-view+json" in bundle  # a live ipywidgets panel
+        assert "slow-1" in bundle["text/plain"] and "range(100000)" in bundle["text/plain"]
+
+        status = kernel.run("%sqlrooms status").check().displays[0]["text/plain"]
+        assert started.url in status and "connections        1" in status
+
+        kernel.run("%sqlrooms cancel slow-1").check()
+        assert client.recv_json(timeout=10) == {
+            "type": "error",
+            "queryId": "slow-1",
+            "error": "Query was cancelled",
+        }
+        missing = kernel.run("%sqlrooms cancel slow-1").usage_error
+        assert missing == "no in-flight query has queryId 'slow-1'\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", "%sqlrooms start [options]"),
+        ("bogus", "invalid choice: 'bogus'"),
+        ("start --port abc", "argument --port: invalid int value: 'abc'"),
+        ("share no_such_variable", "name 'no_such_variable' is not defined"),
+        ("notify ch {bad", "the payload is not JSON"),
+        ("rooms --all", "unrecognized arguments: --all"),
+    ],
+)
+def test_usage_errors_are_messages_not_tracebacks(
+    kernel: RunningKernel, line: str, message: str
+) -> None:
+    kernel.run("%load_ext sqlrooms_jupyter")
+    out = kernel.run(f"%sqlrooms {line}")
+    assert out.usage_error is not None and message in out.usage_error, out
+    assert "Traceback" not in out.text
+
+
+def test_taken_ports_and_the_docstring(kernel: RunningKernel) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        out = kernel.run(f"%load_ext sqlrooms_jupyter\n%sqlrooms start --port {taken}")
+        assert out.usage_error is not None
+        assert f"cannot listen on 127.0.0.1:{taken}" in out.usage_error
+
+    doc = kernel.run(
+        "from sqlrooms_jupyter.magics import SqlroomsMagics\nprint(SqlroomsMagics.sqlrooms.__doc__)"
+    ).check()
+    for command in (
+        "start",
+        "stop",
+        "status",
+        "share",
+        "unshare",
+        "notify",
+        "subscriptions",
+        "rooms",
+        "queries",
+        "cancel",
+    ):
+        assert f"%sqlrooms {command}" in doc.stdout or f"| {command}" in doc.stdout
+
+
+def test_discovery_file_and_private_socket(kernel: RunningKernel, started: StartedServer) -> None:
+    path = kernel.discovery_file
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    info = json.loads(path.read_text())
+    assert info["kernel_id"] == kernel.kernel_id
+    assert info["pid"] == kernel.pid
+    assert info["port"] == started.port
+    sock = Path(info["socket"])
+    assert stat.S_ISSOCK(sock.stat().st_mode) and stat.S_IMODE(sock.stat().st_mode) == 0o600
+    assert len(info["secret"]) >= 32
+
+
+def test_stop_start_and_shutdown_leave_nothing_behind(tmp_path: Path) -> None:
+    kernel = RunningKernel(tmp_path / "runtime")
+    try:
+        first = kernel.start_server()
+        socket_path = Path(json.loads(kernel.discovery_file.read_text())["socket"])
+        with Client(first.client_url) as client:
+            client.send({"type": "arrow", "sql": LONG_SQL, "queryId": "long"})
+            time.sleep(0.3)
+            assert "stopped" in kernel.run("%sqlrooms stop").check().stdout
+            assert client.recv_json(timeout=10)["queryId"] == "long"  # answered, not dropped
+        assert not port_open(first.port)
+        assert not kernel.discovery_file.exists() and not socket_path.exists()
+        threads = kernel.run(
+            "import threading; print(sorted(t.name for t in threading.enumerate()))"
+        ).check()
+        assert "sqlrooms" not in threads.stdout
+
+        second = kernel.start_server()
+        with Client(second.client_url) as client:
+            assert client.query("select 1 one", kind="json") == [{"one": 1}]
+        assert kernel.discovery_file.exists()
+    finally:
+        kernel.shutdown()
+    assert not port_open(second.port)
+    assert not kernel.discovery_file.exists() and not socket_path.exists()
+
+
+def test_token_is_required_by_default(kernel: RunningKernel, started: StartedServer) -> None:
+    assert started.token
+    with Client(started.url) as client:
+        assert client.query("select 1", kind="json")["type"] == "error"
+    with Client(started.client_url) as client:
+        assert client.query("select 1 x", kind="json") == [{"x": 1}]
