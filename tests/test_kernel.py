@@ -243,9 +243,15 @@ def test_stop_start_and_shutdown_leave_nothing_behind(tmp_path: Path) -> None:
         with Client(second.client_url) as client:
             assert client.query("select 1 one", kind="json") == [{"one": 1}]
         assert kernel.discovery_file.exists()
+
+        kernel.manager.restart_kernel(now=False)
+        kernel.client.wait_for_ready(timeout=60)
+        assert not port_open(second.port)
+        assert not kernel.discovery_file.exists()
+        third = kernel.start_server()
     finally:
         kernel.shutdown()
-    assert not port_open(second.port)
+    assert not port_open(third.port)
     assert not kernel.discovery_file.exists() and not socket_path.exists()
 
 
@@ -255,3 +261,76 @@ def test_token_is_required_by_default(kernel: RunningKernel, started: StartedSer
         assert client.query("select 1", kind="json")["type"] == "error"
     with Client(started.client_url) as client:
         assert client.query("select 1 x", kind="json") == [{"x": 1}]
+
+
+def test_serving_a_given_connection_or_database_file(kernel: RunningKernel, tmp_path: Path) -> None:
+    db = tmp_path / "notebook.db"
+    kernel.run(
+        f"import duckdb\ncon = duckdb.connect({str(db)!r})\n"
+        "con.sql('create table mine as select 5 v')"
+    ).check()
+    server = kernel.start_server("--port 0 --connection con")
+    try:
+        with Client(server.client_url) as client:
+            assert client.query("select v from mine", kind="json") == [{"v": 5}]
+    finally:
+        kernel.run("%sqlrooms stop\ncon.close()").check()
+
+    server = kernel.start_server(f"--port 0 --db-path {db}")
+    try:
+        with Client(server.client_url) as client:
+            assert client.query("select v from mine", kind="json") == [{"v": 5}]
+        again = kernel.run("%sqlrooms start").usage_error
+        assert again is not None and "already running" in again
+    finally:
+        kernel.run("%sqlrooms stop").check()
+    bad = kernel.run("x = 1\n%sqlrooms start --connection x").usage_error
+    assert bad == "x is not a DuckDB connection\n"
+
+
+def test_the_private_socket_requires_the_secret(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    info = json.loads(kernel.discovery_file.read_text())
+
+    def get_status(secret: str | None) -> tuple[int, bytes]:
+        with socket.socket(socket.AF_UNIX) as unix:
+            unix.connect(info["socket"])
+            auth = f"Authorization: Bearer {secret}\r\n" if secret else ""
+            unix.sendall(
+                f"GET /api/status HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n".encode()
+            )
+            data = b""
+            while chunk := unix.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body
+
+    assert get_status(None)[0] == 403
+    assert get_status("wrong")[0] == 403
+    status, body = get_status(info["secret"])
+    assert status == 200 and json.loads(body)["url"] == started.url
+
+
+def test_terminal_ipython_prints_plain_tables(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "ip = get_ipython()\n"
+        "ip.run_line_magic('load_ext', 'sqlrooms_jupyter')\n"
+        "ip.run_line_magic('sqlrooms', 'start --port 0')\n"
+        "ip.run_line_magic('sqlrooms', 'status')\n"
+        "ip.run_line_magic('sqlrooms', 'stop')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SQLRooms server\n  url                ws://127.0.0.1:" in result.stdout
+    assert "In-flight queries\n  (none)" in result.stdout
+    assert "SQLRooms server stopped." in result.stdout
