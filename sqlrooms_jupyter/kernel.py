@@ -221,7 +221,6 @@ class KernelServer:
     def status(self) -> dict[str, Any]:
         status = self._call(self.server.status)
         status["kernel_id"] = self.kernel_id
-        status["shared"] = sorted(self.server.engine.shared)
         return status
 
     def subscriptions(self) -> dict[str, int]:

@@ -528,6 +528,7 @@ class SqlroomsServer:
                 for task in self.engine.tasks()
             ],
             "channels": self.hub.channels(),
+            "shared": sorted(self.engine.shared),
             "rooms": self.rooms.summary() if self.rooms is not None else None,
             "cache": self.engine.cache.stats() if self.engine.cache else None,
             "warnings": list(self.engine.warnings),
