@@ -31,6 +31,11 @@ def unload_ipython_extension(ipython: Any) -> None:
     notebook.stop()
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """For `jupyter labextension develop`: the built panel lives in `labextension/`."""
+    return [{"src": "labextension", "dest": "sqlrooms-jupyter"}]
+
+
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .serverext.app import SqlroomsServerExtension
 
