@@ -34,6 +34,19 @@ class CellOutput:
         assert self.error is None, f"{self.error['ename']}: {self.error['evalue']}"
         return self
 
+    def collect(self, message: dict[str, Any]) -> None:
+        """An `output_hook` for jupyter_client's `execute_interactive`."""
+        kind, content = message["msg_type"], message["content"]
+        if kind == "stream":
+            if content["name"] == "stdout":
+                self.stdout += content["text"]
+            else:
+                self.stderr += content["text"]
+        elif kind == "error":
+            self.error = content
+        elif kind in ("display_data", "execute_result"):
+            self.displays.append(content["data"])
+
 
 @dataclass
 class StartedServer:
@@ -76,20 +89,7 @@ class RunningKernel:
     def run(self, code: str, timeout: float = 60) -> CellOutput:
         """Execute a cell and collect what it printed, displayed or raised."""
         output = CellOutput()
-
-        def collect(message: dict[str, Any]) -> None:
-            kind, content = message["msg_type"], message["content"]
-            if kind == "stream":
-                if content["name"] == "stdout":
-                    output.stdout += content["text"]
-                else:
-                    output.stderr += content["text"]
-            elif kind == "error":
-                output.error = content
-            elif kind in ("display_data", "execute_result"):
-                output.displays.append(content["data"])
-
-        self.client.execute_interactive(code, timeout=timeout, output_hook=collect)
+        self.client.execute_interactive(code, timeout=timeout, output_hook=output.collect)
         return output
 
     def start_server(self, options: str = "--port 0") -> StartedServer:

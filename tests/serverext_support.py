@@ -64,18 +64,7 @@ class NotebookKernel:
 
     async def run(self, code: str, timeout: float = 60) -> CellOutput:
         output = CellOutput()
-
-        def collect(message: dict[str, Any]) -> None:
-            kind, content = message["msg_type"], message["content"]
-            if kind == "stream":
-                if content["name"] == "stdout":
-                    output.stdout += content["text"]
-                else:
-                    output.stderr += content["text"]
-            elif kind == "error":
-                output.error = content
-
-        await self.client.execute_interactive(code, timeout=timeout, output_hook=collect)
+        await self.client.execute_interactive(code, timeout=timeout, output_hook=output.collect)
         return output
 
     async def start_server(self) -> str:

@@ -173,3 +173,19 @@ def npm_project(js_dir: Path) -> str:
         assert proc.returncode == 0, f"npm install failed:\n{proc.stdout}\n{proc.stderr}"
         stamp.write_text(digest)
     return node
+
+
+def interop_records(stdout: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """The check lines (by name) and the summary line a JS interop script printed."""
+    checks: dict[str, dict[str, Any]] = {}
+    summary = None
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if "check" in record:
+            checks[record["check"]] = record
+        elif "summary" in record:
+            summary = record
+    return checks, summary

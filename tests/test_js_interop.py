@@ -6,7 +6,6 @@ line per check; these tests run it against servers started by the `start_server`
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .support import ServerProcess, npm_project
+from .support import ServerProcess, interop_records, npm_project
 
 JS_DIR = Path(__file__).parent / "js"
 SCRIPT = JS_DIR / "duckdb-interop.mjs"
@@ -52,17 +51,7 @@ def run_interop(server: ServerProcess, token: str | None = None) -> dict[str, di
     if token is not None:
         args.append(token)
     proc = subprocess.run(args, cwd=JS_DIR, capture_output=True, text=True, timeout=60)
-    checks: dict[str, dict[str, Any]] = {}
-    summary = None
-    for line in proc.stdout.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if "check" in record:
-            checks[record["check"]] = record
-        elif "summary" in record:
-            summary = record
+    checks, summary = interop_records(proc.stdout)
     context = (
         f"node exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
         f"\n--- server log (tail)\n{server.log()[-3000:]}"

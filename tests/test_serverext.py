@@ -44,7 +44,7 @@ from .serverext_support import (
     RelayClient,
     check_big_table,
 )
-from .support import arrow_table, arrow_upload_frame, npm_project
+from .support import arrow_table, arrow_upload_frame, interop_records, npm_project
 from .test_js_interop import COMMON_CHECKS
 
 JS_DIR = Path(__file__).parent / "js"
@@ -472,17 +472,7 @@ def test_official_js_connector_through_the_relay(
             kernel.close()
 
     code, out, err = run(jp_asyncio_loop, body())
-    checks = {}
-    summary = None
-    for line in out.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if "check" in record:
-            checks[record["check"]] = record
-        elif "summary" in record:
-            summary = record
+    checks, summary = interop_records(out)
     context = f"node exited {code}\n--- stdout\n{out}\n--- stderr\n{err}"
     failed = [f"{name}: {r.get('error')}" for name, r in checks.items() if not r["ok"]]
     assert not failed, "\n".join(failed) + "\n" + context
