@@ -109,14 +109,15 @@ def ok(query_id: str) -> str:
     return dumps({"type": "ok", "queryId": query_id})
 
 
-def json_result(query_id: str, records: bytes) -> bytes:
+def json_result(query_id: str, records: bytes | bytearray) -> bytes:
     """The JSON result frame; the protocol carries the records array as a string.
 
-    `records` is compact JSON from DuckDB, which has no raw control characters,
-    so escaping backslashes and quotes makes it a valid JSON string.
+    `records` is the array's JSON text already escaped as string content
+    (`results.json_records` has DuckDB do that).
     """
-    escaped = records.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-    return b'{"type":"json","queryId":' + dumps(query_id).encode() + b',"data":"' + escaped + b'"}'
+    return b"".join(
+        (b'{"type":"json","queryId":', dumps(query_id).encode(), b',"data":"', records, b'"}')
+    )
 
 
 def binary_prefix(header: dict[str, Any]) -> bytes:

@@ -6,6 +6,7 @@ import pytest
 
 from sqlrooms_jupyter import protocol
 from sqlrooms_jupyter.protocol import ProtocolError
+from sqlrooms_jupyter.results import escape_json_text
 
 
 def test_parse_query_generates_missing_query_id() -> None:
@@ -69,6 +70,6 @@ def test_parse_binary_rejects_garbage(data: bytes) -> None:
 
 def test_json_result_embeds_records_as_a_string() -> None:
     records = b'[{"s":"quote \\" and backslash \\\\ and \xc3\xa9"}]'
-    frame = json.loads(protocol.json_result("q", records))
+    frame = json.loads(protocol.json_result("q", escape_json_text(records)))
     assert frame["queryId"] == "q"
     assert json.loads(frame["data"]) == [{"s": 'quote " and backslash \\ and \u00e9'}]

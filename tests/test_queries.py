@@ -88,6 +88,23 @@ def test_json_strings_that_look_like_non_finite_numbers_are_untouched(
     assert rows == [{"a": "NaN", "b": "x Infinity", "c": "NaN"}]
 
 
+def test_json_rows_keep_their_order_and_non_finite_values_anywhere(
+    server: ServerProcess,
+) -> None:
+    columns = """range i, 'q"' || range || '\\' s,
+        case when range % 997 = 0 then 'nan'::double else range / 4 end d"""
+    nested = "case when range % 1499 = 0 then ['-inf'::double, 1.5] else [range::double] end l"
+    with server.client() as client:
+        flat = client.query(f"select {columns} from range(300000)", kind="json")
+        deep = client.query(f"select {columns}, {nested} from range(300000)", kind="json")
+    for rows in (flat, deep):
+        assert [row["i"] for row in rows] == list(range(300_000))
+        for i in (0, 1, 997, 1499, 299_999):
+            assert rows[i]["s"] == f'q"{i}\\'
+            assert rows[i]["d"] == ("NaN" if i % 997 == 0 else i / 4)
+    assert deep[1499]["l"] == ["-Infinity", 1.5] and deep[1500]["l"] == [1500.0]
+
+
 def test_empty_json_result(server: ServerProcess) -> None:
     with server.client() as client:
         assert client.query("select 1 as x where false", kind="json") == []
