@@ -67,6 +67,10 @@ class Backpressure:
 BROKEN_STREAM_TAIL = b"\xff\xff\xff\xff\xff\xff\xff\x7f"
 
 
+# One chunk of a streamed message: pieces written back to back, never joined.
+Pieces = list[bytes | memoryview]
+
+
 class ResultStream:
     """One binary message whose bytes arrive in chunks from a worker thread.
 
@@ -74,12 +78,12 @@ class ResultStream:
     """
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Pieces, bool]] = asyncio.Queue()
 
-    def push(self, chunk: bytes, last: bool = False) -> None:
+    def push(self, chunk: Pieces, last: bool = False) -> None:
         self._queue.put_nowait((chunk, last))
 
-    async def chunks(self) -> AsyncIterator[tuple[bytes, bool]]:
+    async def chunks(self) -> AsyncIterator[tuple[Pieces, bool]]:
         """Yield `(chunk, is_last)` until the last chunk."""
         while True:
             chunk, last = await self._queue.get()
@@ -109,8 +113,8 @@ class StreamSender:
     def started(self) -> bool:
         return self._stream is not None
 
-    def send(self, chunk: bytes | bytearray, last: bool = False) -> None:
-        self._budget.reserve(len(chunk), self._cancelled)
+    def send(self, chunk: Pieces, last: bool = False) -> None:
+        self._budget.reserve(sum(map(len, chunk)), self._cancelled)
         if self._stream is None:
             self._stream = ResultStream()
             self._loop.call_soon_threadsafe(self._start, self._stream)
@@ -122,4 +126,4 @@ class StreamSender:
         if self._stream is not None and not self.finished:
             self.finished = True
             self._budget.add(len(BROKEN_STREAM_TAIL))
-            self._loop.call_soon_threadsafe(self._stream.push, BROKEN_STREAM_TAIL, True)
+            self._loop.call_soon_threadsafe(self._stream.push, [BROKEN_STREAM_TAIL], True)

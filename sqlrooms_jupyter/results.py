@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .flow import StreamSender
+from .flow import Pieces, StreamSender
 from .protocol import quote_identifier
 
 ST = duckdb.StatementType
@@ -70,23 +70,31 @@ def arrow_table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
 
 
 class _MessageBuffer:
-    """File-like target for pyarrow's IPC writer; starts with the frame prefix."""
+    """File-like target for pyarrow's IPC writer that copies nothing.
+
+    pyarrow hands over a batch's data as `Buffer` views of DuckDB's Arrow memory,
+    which stay valid after the write; they are kept as pieces and go to the socket
+    as they are. Copying them into one bytes object cost a third of a large result's time.
+    """
 
     closed = False
 
     def __init__(self, prefix: bytes) -> None:
-        self.data = bytearray(prefix)
+        self.pieces: list[bytes | memoryview] = [prefix]
+        self.size = len(prefix)
 
     def write(self, chunk: Any) -> int:
-        self.data += chunk
-        return len(chunk)
+        piece = chunk if isinstance(chunk, bytes) else memoryview(chunk)
+        self.pieces.append(piece)
+        self.size += len(piece)
+        return len(piece)
 
     def flush(self) -> None:
         pass
 
-    def take(self) -> bytearray:
-        data, self.data = self.data, bytearray()
-        return data
+    def take(self) -> Pieces:
+        pieces, self.pieces, self.size = self.pieces, [], 0
+        return pieces
 
 
 def write_arrow(
@@ -96,7 +104,7 @@ def write_arrow(
     inline_limit: int,
     stream: StreamSender | None,
     check: Callable[[], None],
-) -> bytearray | None:
+) -> bytes | None:
     """Write `prefix` + an Arrow IPC stream.
 
     Returns the whole message when it stays under `inline_limit` (or when no
@@ -108,12 +116,12 @@ def write_arrow(
         for batch in reader:
             check()
             writer.write_batch(batch)
-            if stream is not None and len(buffer.data) >= inline_limit:
+            if stream is not None and buffer.size >= inline_limit:
                 stream.send(buffer.take())
     if stream is not None and stream.started:
         stream.send(buffer.take(), last=True)
         return None
-    return buffer.take()
+    return b"".join(buffer.take())
 
 
 # A JSON string, or a bare non-finite number as DuckDB writes it.

@@ -36,7 +36,7 @@ from tornado.log import access_log
 
 from . import __version__
 from .engine import Engine, EngineConfig
-from .flow import Backpressure, ResultStream
+from .flow import Backpressure, Pieces, ResultStream
 from .protocol import CLOSE_TOO_BIG
 from .pubsub import Hub
 from .session import ServerState, Session
@@ -193,16 +193,18 @@ class TornadoConnection:
         else:
             self._handler.close(code, reason)
 
-    def _write(self, fin: bool, opcode: int, payload: bytes | bytearray) -> Any:
+    def _write(self, fin: bool, opcode: int, payload: bytes | bytearray | Pieces) -> Any:
         # Header and payload go to the IOStream separately: it keeps large buffers
         # as views, where Tornado's own frame writer would copy the payload once more.
-        size = len(payload)
+        pieces = payload if isinstance(payload, list) else [payload]
+        size = sum(map(len, pieces))
         ws = self._handler.ws_connection
         try:
             if ws is None or self.closed:
                 raise StreamClosedError()
-            ws.stream.write(frame_header(fin, opcode, size))
-            written = ws.stream.write(payload)
+            written = ws.stream.write(frame_header(fin, opcode, size))
+            for piece in pieces:
+                written = ws.stream.write(piece)
         except StreamClosedError:
             self.budget.release(size)
             self.closed = True
