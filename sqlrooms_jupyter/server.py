@@ -105,9 +105,9 @@ def bearer_token(request: HTTPServerRequest) -> str | None:
 
 
 class _Protocol(tornado.websocket.WebSocketProtocol13):
-    """Tornado's protocol with two changes: invalid UTF-8 is answered instead of
-    dropping the socket, and an oversized message ends in a close frame the
-    client can actually read.
+    """Tornado's protocol with two changes: invalid UTF-8 text goes to the handler's
+    `on_invalid_text` instead of dropping the socket, and an oversized message ends
+    in a close frame the client can actually read.
     """
 
     _draining: asyncio.Task[None] | None = None
@@ -147,12 +147,25 @@ class _Protocol(tornado.websocket.WebSocketProtocol13):
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
-                handler = self.handler
-                assert isinstance(handler, QueryWebSocket)
-                if handler.session is not None:
-                    handler.session.receive_invalid_text()
-                return None
+                # Awaited like on_message's result, so the next message waits for it.
+                return self.handler.on_invalid_text(data)  # type: ignore[attr-defined]
         return super()._handle_message(opcode, data)
+
+
+def lenient_protocol(
+    handler: tornado.websocket.WebSocketHandler,
+) -> tornado.websocket.WebSocketProtocol | None:
+    """`WebSocketHandler.get_websocket_protocol` with `_Protocol`; the handler must define
+    `on_invalid_text(data)`."""
+    if handler.request.headers.get("Sec-WebSocket-Version") != "13":
+        return None
+    params = tornado.websocket._WebSocketParams(
+        ping_interval=handler.ping_interval,
+        ping_timeout=handler.ping_timeout,
+        max_message_size=handler.max_message_size,
+        compression_options=handler.get_compression_options(),
+    )
+    return _Protocol(handler, False, params)
 
 
 class TornadoConnection:
@@ -289,15 +302,11 @@ class QueryWebSocket(tornado.websocket.WebSocketHandler):
         return self.server.config.ping_interval or None
 
     def get_websocket_protocol(self) -> tornado.websocket.WebSocketProtocol | None:
-        if self.request.headers.get("Sec-WebSocket-Version") != "13":
-            return None
-        params = tornado.websocket._WebSocketParams(
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            max_message_size=self.max_message_size,
-            compression_options=self.get_compression_options(),
-        )
-        return _Protocol(self, False, params)
+        return lenient_protocol(self)
+
+    def on_invalid_text(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.receive_invalid_text()
 
     def open(self, *args: str, **kwargs: str) -> None:
         self.set_nodelay(True)

@@ -245,6 +245,12 @@ def test_queries_through_the_relay(
                 "queryId": "o",
                 "data": '[{"x":1}]',
             }
+            # Invalid UTF-8 goes on as it came; the kernel answers it, the socket stays.
+            await other.send(b'{"type":"json","sql":"select \xff"}', text=True)
+            answer = json.loads(await other.recv())
+            assert answer["type"] == "error" and "UTF-8" in answer["error"]
+            await other.send(json.dumps({"type": "json", "sql": "select 2 y", "queryId": "o2"}))
+            assert json.loads(await other.recv())["data"] == '[{"y":2}]'
 
             status = await get_json(jp_fetch, "sqlrooms/api/kernels", kid)
             assert status["kernel_id"] == kid and status["path"] == "work/relay.ipynb"

@@ -17,8 +17,9 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
+from ..server import lenient_protocol
 from .discovery import NoServer
 from .relay import (
     CLOSE_KERNEL_SERVER_LOST,
@@ -143,10 +144,19 @@ class RelayHandler(_Extension, WebSocketMixin, WebSocketHandler, JupyterHandler)
         self.relay_manager.add(self)
         self._pump = asyncio.ensure_future(self._to_browser(self.relay, self.target))
 
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        # Invalid UTF-8 is relayed rather than fatal; an oversized message's 1009
+        # close reaches the browser (see `server._Protocol`).
+        return lenient_protocol(self)
+
     async def on_message(self, message: str | bytes) -> None:  # type: ignore[override]
         # Awaited by Tornado before it reads the next message: backpressure upstream.
         if self.relay is not None and not self._closing:
             await self.relay.to_kernel(message)
+
+    async def on_invalid_text(self, data: bytes) -> None:
+        if self.relay is not None and not self._closing:
+            await self.relay.to_kernel(data, text=True)
 
     def on_close(self) -> None:
         self._browser_closed = True

@@ -163,11 +163,15 @@ class Relay:
             held = data
         await self.writer.write(True, opcode, held or b"")
 
-    async def to_kernel(self, message: str | bytes) -> None:
-        """Send one browser message upstream; returns once the socket has room for more."""
+    async def to_kernel(self, message: str | bytes, *, text: bool | None = None) -> None:
+        """Send one browser message upstream; returns once the socket has room for more.
+
+        `text=True` sends bytes as a text frame unchecked: a browser's invalid UTF-8
+        goes on as it came, and the kernel's server answers it with an error.
+        """
         # A closed upstream is seen by to_browser, which explains it to the browser.
         with contextlib.suppress(ConnectionClosed):
-            await self.upstream.send(message)
+            await self.upstream.send(message, text=text)
 
     async def close(self) -> None:
         await self.upstream.close()
