@@ -15,7 +15,6 @@ import secrets
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -189,12 +188,14 @@ class KernelServer:
         token = self.config.auth_token
         return f"{self.url}?token={token}" if token else self.url
 
-    def share(self, name: str, obj: object) -> None:
-        """Make `obj` queryable as `name`; subscribers of `table:<name>` are told."""
+    def share(self, name: str, obj: object) -> bool:
+        """Make `obj` queryable as `name`; subscribers of `table:<name>` are told.
+        Returns whether it replaced an object shared under that name."""
         server = self.server
         replaced = name in server.engine.shared
         server.engine.share(name, obj)
         self.notify(f"table:{name}", {"op": "replace" if replaced else "create"})
+        return replaced
 
     def unshare(self, name: str) -> bool:
         removed = self.server.engine.unshare(name)
@@ -242,7 +243,3 @@ class KernelServer:
 
 def random_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-def started_at_text(started_at: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(started_at)) if started_at else "-"

@@ -180,13 +180,11 @@ class SqlroomsMagics(Magics):
         if not name.isidentifier():
             raise UsageError(f"'{args.variable}' is not a plain name: add --as NAME")
         obj = self._lookup(args.variable)
-        server = self._server()
-        replacing = name in server.server.engine.shared
         try:
-            server.share(name, obj)
+            replaced = self._server().share(name, obj)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        verb = "Replaced" if replacing else "Shared"
+        verb = "Replaced" if replaced else "Shared"
         print(f"{verb} {type(obj).__name__} as table '{name}'.")
 
     def _unshare(self, args: argparse.Namespace) -> None:

@@ -90,9 +90,10 @@ def stop() -> bool:
     return True
 
 
-def share(name: str, obj: object) -> None:
-    """Make a pandas/polars DataFrame, Arrow table or reader, or DuckDB relation queryable."""
-    _require().share(name, obj)
+def share(name: str, obj: object) -> bool:
+    """Make a pandas/polars DataFrame, Arrow table or reader, or DuckDB relation queryable;
+    True when it replaced an object shared under that name."""
+    return _require().share(name, obj)
 
 
 def unshare(name: str) -> bool:

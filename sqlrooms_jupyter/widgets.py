@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kernel import KernelServer, started_at_text
+from .kernel import KernelServer
 
 REFRESH_SECONDS = 1.0
 
@@ -52,6 +53,10 @@ class Table:
         return f"{title}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _clock(epoch: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "-"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -77,7 +82,7 @@ def status_tables(server: KernelServer) -> list[Table]:
     facts = [
         ["url", status["url"]],
         ["kernel", status.get("kernel_id")],
-        ["started", started_at_text(status.get("started_at"))],
+        ["started", _clock(status.get("started_at"))],
         ["uptime (s)", status.get("uptime_seconds")],
         ["database", status["database"]],
         ["token required", "yes" if status["auth"] else "no"],
