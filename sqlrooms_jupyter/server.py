@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TEXT, _BINARY, _CONTINUATION = 0x1, 0x2, 0x0
+# Pieces smaller than this are copied into one write with their neighbours.
+_COALESCE_BELOW = 64 << 10
 _DRAIN_SECONDS = 5.0
 # Room for a burst of simultaneous connections (Tornado's default is 128).
 _LISTEN_BACKLOG = 2048
@@ -168,6 +170,24 @@ def lenient_protocol(
     return _Protocol(handler, False, params)
 
 
+def _coalesced(header: bytes, pieces: Pieces) -> Pieces:
+    """The frame as few writes: each `IOStream.write` is a send(2) and, with
+    TCP_NODELAY, a packet, so small pieces are joined and only large ones stay views."""
+    out: Pieces = []
+    small = bytearray(header)
+    for piece in pieces:
+        if len(piece) < _COALESCE_BELOW:
+            small += piece
+            continue
+        if small:
+            out.append(small)
+            small = bytearray()
+        out.append(piece)
+    if small:
+        out.append(small)
+    return out
+
+
 class TornadoConnection:
     """A session's outgoing side of one WebSocket: messages leave in order.
 
@@ -215,8 +235,7 @@ class TornadoConnection:
         try:
             if ws is None or self.closed:
                 raise StreamClosedError()
-            written = ws.stream.write(frame_header(fin, opcode, size))
-            for piece in pieces:
+            for piece in _coalesced(frame_header(fin, opcode, size), pieces):
                 written = ws.stream.write(piece)
         except StreamClosedError:
             self.budget.release(size)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import threading
+import time
 from decimal import Decimal
 
 import pyarrow as pa
@@ -284,3 +285,41 @@ def test_two_clients_never_see_each_others_results(server: ServerProcess) -> Non
 def test_client_helper_roundtrip_against_fresh_connection(server: ServerProcess) -> None:
     with Client(server.url) as client:
         assert client.query("select 1 as one", kind="json") == [{"one": 1}]
+
+
+def test_no_session_state_carries_over_to_the_next_query(start_server) -> None:
+    # One pool thread, so every query runs where the one before it ran.
+    server = start_server("--pool-size", "1")
+    with server.client() as client:
+        for sql in (
+            "set variable leak = 42",
+            "create temp table temp_leak as select 1 as a",
+            "use __sqlrooms",
+            "begin transaction",
+        ):
+            assert client.query(sql, kind="exec")["type"] == "ok"
+            assert client.query("select 1 as warm").to_pylist() == [{"warm": 1}]
+        assert client.query("select getvariable('leak') as v", kind="json") == [{"v": None}]
+        frame = client.query("select * from temp_leak")
+        assert frame["type"] == "error" and "temp_leak" in frame["error"]
+        assert client.query("select current_schema() as s", kind="json") == [{"s": "main"}]
+        # not inside the transaction begun above: this commits on its own
+        assert client.query("create table after_begin (a int)", kind="exec")["type"] == "ok"
+        with server.client() as other:
+            assert other.query("select count(*) as n from after_begin", kind="json") == [{"n": 0}]
+
+
+def test_a_cancel_that_lands_as_a_query_ends_never_stops_the_next_one(start_server) -> None:
+    server = start_server("--pool-size", "1")
+    quick = "select count(*) as n from range(200000) a where a.range % 7 = 0"
+    with server.client() as client:
+        for i in range(40):
+            client.send({"type": "arrow", "sql": quick, "queryId": f"c{i}"})
+            time.sleep(0.001 * (i % 8))  # sometimes before, sometimes after it ends
+            client.send({"type": "cancel", "queryId": f"c{i}"})
+            answers = {}
+            while len(answers) < 2:
+                frame = client.recv(10)
+                header = frame[0] if isinstance(frame, tuple) else frame
+                answers[header["type"] == "cancelAck"] = header
+            assert client.query(f"select {i} as i", query_id=f"after{i}").to_pylist() == [{"i": i}]
