@@ -26,7 +26,7 @@ import duckdb
 
 from . import results
 from .cache import ResultCache
-from .flow import Aborted, StreamSender
+from .flow import Aborted, Pieces, StreamSender
 from .protocol import Query, arrow_prefix, quote_identifier, table_reference
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Outcome:
     """What a query produced: `ok`, a whole payload, or a payload already streamed."""
 
     kind: str  # "ok" | "arrow" | "json"
-    payload: bytes | bytearray | None = None
+    payload: bytes | bytearray | Pieces | None = None
 
 
 class Engine:
@@ -485,7 +485,9 @@ class Engine:
         return Outcome("arrow", payload)
 
     @staticmethod
-    def _cacheable(query: Query, payload: bytes | bytearray) -> bytes:
+    def _cacheable(query: Query, payload: bytes | bytearray | Pieces) -> bytes:
+        if isinstance(payload, list):  # JSON records
+            return b"".join(payload)
         if query.kind == "arrow":  # store without the per-query frame prefix
             return bytes(payload[len(arrow_prefix(query.query_id)) :])
         return bytes(payload)
@@ -494,7 +496,7 @@ class Engine:
     def _from_cache(query: Query, stored: bytes) -> Outcome:
         if query.kind == "arrow":
             return Outcome("arrow", arrow_prefix(query.query_id) + stored)
-        return Outcome("json", stored)
+        return Outcome("json", [stored])
 
     def invalidate_cache(self) -> None:
         if self.cache is not None:

@@ -67,8 +67,12 @@ class Backpressure:
 BROKEN_STREAM_TAIL = b"\xff\xff\xff\xff\xff\xff\xff\x7f"
 
 
-# One chunk of a streamed message: pieces written back to back, never joined.
+# A message, or one chunk of a streamed one: pieces written back to back, never joined.
 Pieces = list[bytes | memoryview]
+
+
+def size_of(payload: bytes | bytearray | Pieces) -> int:
+    return sum(map(len, payload)) if isinstance(payload, list) else len(payload)
 
 
 class ResultStream:

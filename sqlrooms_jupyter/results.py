@@ -158,9 +158,10 @@ def escape_json_text(text: bytes) -> bytes:
     return text.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
 
 
-def json_records(relation: duckdb.DuckDBPyRelation) -> bytes | bytearray:
+def json_records(relation: duckdb.DuckDBPyRelation) -> Pieces:
     """The rows as a JSON array text, escaped as the content of a JSON string, which is how
-    the protocol carries it; see README "JSON values" for the mapping.
+    the protocol carries it; see README "JSON values" for the mapping. Pieces of it, in
+    fact: one per record batch, never joined.
 
     DuckDB writes and escapes each row (`to_json` twice) on its own threads, which is
     twice as fast as escaping the joined text in Python. DuckDB writes NaN and
@@ -171,7 +172,7 @@ def json_records(relation: duckdb.DuckDBPyRelation) -> bytes | bytearray:
     floats = [c for c, t in zip(columns, types, strict=True) if t in _FLOATS]
     nested_floats = any(f in t for t in types if t not in _FLOATS for f in _FLOATS)
     if nested_floats or (floats and len(set(columns)) != len(columns)):
-        return escape_json_text(_plain_records(relation))
+        return [escape_json_text(_plain_records(relation))]
     projection = f"to_json(to_json({_ROW})::VARCHAR)::VARCHAR"
     if floats:
         projection += ", " + " OR ".join(f"NOT isfinite({quote_identifier(c)})" for c in floats)
@@ -179,14 +180,14 @@ def json_records(relation: duckdb.DuckDBPyRelation) -> bytes | bytearray:
     rows = table.column(0)
     if floats and pc.any(table.column(1)).as_py():
         rows = _mend_non_finite(rows, table.column(1))
-    out = bytearray(b"[")
+    out: Pieces = [b"["]
     for chunk in rows.chunks:
         if len(chunk) == 0:
             continue
         if len(out) > 1:
-            out += b","
-        out += _join(pc.utf8_slice_codeunits(chunk, 1, -1))  # each row without its quotes
-    out += b"]"
+            out.append(b",")
+        out.append(memoryview(_join(pc.utf8_slice_codeunits(chunk, 1, -1))))  # rows unquoted
+    out.append(b"]")
     return out
 
 

@@ -36,7 +36,7 @@ from tornado.log import access_log
 
 from . import __version__
 from .engine import Engine, EngineConfig
-from .flow import Backpressure, Pieces, ResultStream
+from .flow import Backpressure, Pieces, ResultStream, size_of
 from .protocol import CLOSE_TOO_BIG
 from .pubsub import Hub
 from .session import ServerState, Session
@@ -203,12 +203,14 @@ class TornadoConnection:
         self._pumping = False
         self.closed = False
 
-    def send(self, data: str | bytes | bytearray, *, binary: bool, reserved: bool = False) -> None:
+    def send(
+        self, data: str | bytes | bytearray | Pieces, *, binary: bool, reserved: bool = False
+    ) -> None:
         payload = data.encode() if isinstance(data, str) else data
         if not reserved:
-            self.budget.add(len(payload))
+            self.budget.add(size_of(payload))
         if self.closed:
-            self.budget.release(len(payload))
+            self.budget.release(size_of(payload))
         elif self._pumping:
             self._outbox.append((payload, binary))
         else:
@@ -264,7 +266,7 @@ class TornadoConnection:
             self._pumping = False
             for item in self._outbox:
                 if not isinstance(item, ResultStream) and not isinstance(item[0], int):
-                    self.budget.release(len(item[0]))
+                    self.budget.release(size_of(item[0]))
             if self.closed:
                 self._outbox.clear()
 

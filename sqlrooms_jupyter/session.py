@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from . import protocol
 from .engine import Cancelled, Engine, Outcome, Task
-from .flow import Backpressure, ResultStream, StreamSender
+from .flow import Backpressure, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
 from .pubsub import Hub
 
@@ -45,7 +45,9 @@ class Connection(Protocol):
 
     budget: Backpressure
 
-    def send(self, data: str | bytes | bytearray, *, binary: bool, reserved: bool = False) -> None:
+    def send(
+        self, data: str | bytes | bytearray | Pieces, *, binary: bool, reserved: bool = False
+    ) -> None:
         """Queue one whole message; `reserved` bytes were already counted in `budget`."""
 
     def send_stream(self, stream: ResultStream) -> None:
@@ -225,10 +227,10 @@ class Session:
         def work(cursor: Any, task: Task) -> Outcome:
             try:
                 outcome = engine.run_query(cursor, task, query, stream)
-                if outcome.kind == "json" and outcome.payload is not None:
+                if outcome.kind == "json" and isinstance(outcome.payload, list):
                     outcome.payload = protocol.json_result(query.query_id, outcome.payload)
                 if outcome.payload is not None:
-                    budget.reserve(len(outcome.payload), task.cancelled)
+                    budget.reserve(size_of(outcome.payload), task.cancelled)
                 return outcome
             except BaseException:
                 if stream is not None:

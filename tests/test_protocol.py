@@ -70,6 +70,6 @@ def test_parse_binary_rejects_garbage(data: bytes) -> None:
 
 def test_json_result_embeds_records_as_a_string() -> None:
     records = b'[{"s":"quote \\" and backslash \\\\ and \xc3\xa9"}]'
-    frame = json.loads(protocol.json_result("q", escape_json_text(records)))
+    frame = json.loads(b"".join(protocol.json_result("q", [escape_json_text(records)])))
     assert frame["queryId"] == "q"
     assert json.loads(frame["data"]) == [{"s": 'quote " and backslash \\ and \u00e9'}]
