@@ -183,6 +183,8 @@ class Engine:
                 task.future.exception(timeout=max(0.0, deadline - time.monotonic()))
         assert self._pool is not None
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lanes_lock:  # a query that outlives the wait above closes its cursor
+            self._generation += 1
         self._drop_idle_lanes()
         con, self._con = self._con, None
         if self._given_connection is None:
