@@ -1,0 +1,116 @@
+#!/usr/bin/env python
+"""A/B one workload between two versions of this server: base and the working tree.
+
+    python benchmarks/ab.py --base HEAD~1 --workload json200k --rounds 5
+
+The base revision is checked out as a git worktree under benchmarks/.work/ab-<rev>;
+its server and the working tree's run alternately (A B A B...), each round on a fresh
+process and the same data file, against the same load generator. This is how a
+change to the hot path is measured on a noisy machine: the full run.py compares
+against other servers, this compares a change with the code before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import run  # noqa: E402
+import workloads as W  # noqa: E402
+
+# Workload -> (measurement, its key in the workload's result, higher is better).
+WORKLOADS: dict[str, tuple[Callable[[int, W.Meter], Any], str, bool]] = {
+    "select1": (lambda port, m: W.select1(port, m), "p50_ms", False),
+    "throughput": (lambda port, m: W.throughput(port, m, seconds=3), "qps", True),
+    "arrow10m": (lambda port, m: W.arrow10m(port, m), "last_byte_s", False),
+    "json200k": (lambda port, m: W.json200k(port, m), "last_byte_s", False),
+    "many_clients": (lambda port, m: W.many_clients(port, m), "seconds", False),
+}
+
+
+def worktree(rev: str) -> Path:
+    sha = subprocess.check_output(["git", "-C", str(REPO), "rev-parse", "--short", rev], text=True)
+    path = run.WORK / f"ab-{sha.strip()}"
+    if not path.exists():
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), rev],
+            check=True,
+            capture_output=True,
+        )
+    return path
+
+
+async def _connects(port: int) -> None:
+    client = await W.connect(port)
+    client.close()
+
+
+def measure(tree: Path, db: Path, workload: str) -> float:
+    port = run.free_port()
+    argv = ["-m", "sqlrooms_jupyter", "--db-path", str(db), "--port", str(port), "--extensions", ""]
+    proc = subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=tree,  # `-m` imports the package from the working directory
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                asyncio.run(_connects(port))
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"the server from {tree} did not start") from None
+                time.sleep(0.1)
+        fn, key, _ = WORKLOADS[workload]
+        result = asyncio.run(fn(port, W.Meter(lambda: run.proc_cpu(proc.pid))))
+        return float(result[key])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    db = run.WORK / "ours.duckdb"
+    if not db.exists():
+        print("run benchmarks/run.py once first: it builds the data files", file=sys.stderr)
+        return 2
+    trees = {args.base: worktree(args.base), "working tree": REPO}
+    results: dict[str, list[float]] = {name: [] for name in trees}
+    for r in range(args.rounds):
+        order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
+        for name, tree in order:
+            results[name].append(measure(tree, db, args.workload))
+        print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.4g}" for n, v in results.items()))
+    _, key, higher = WORKLOADS[args.workload]
+    base, head = (statistics.median(v) for v in results.values())
+    better = head > base if higher else head < base
+    print(
+        f"{args.workload} {key}, median of {args.rounds}: {args.base} {base:.4g}, "
+        f"working tree {head:.4g} ({head / base:.2f}x, {'better' if better else 'not better'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
