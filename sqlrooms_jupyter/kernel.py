@@ -53,6 +53,25 @@ def kernel_identity() -> tuple[str | None, Path]:
     return None, Path(jupyter_runtime_dir())
 
 
+def jupyter_server_urls(runtime_dir: Path) -> list[str]:
+    """The URLs (with their base_url) of the live Jupyter servers writing to `runtime_dir`.
+
+    Read from their `jpserver-<pid>.json` files; importing jupyter_server to ask
+    would cost the kernel a second.
+    """
+    urls = []
+    for info_file in sorted(runtime_dir.glob("jpserver-*.json")):
+        try:
+            info = json.loads(info_file.read_text())
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable, or the server is gone
+        url = info.get("url")
+        if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in urls:
+            urls.append(url if url.endswith("/") else url + "/")
+    return urls
+
+
 def port_is_free(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -101,6 +120,15 @@ class KernelServer:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.running
+
+    @property
+    def relay_urls(self) -> list[str]:
+        """Where browsers reach this server through Jupyter (its auth, its proxies)."""
+        if self.kernel_id is None or self.runtime_dir is None:
+            return []
+        path = f"sqlrooms/kernels/{self.kernel_id}/ws"
+        urls = jupyter_server_urls(self.runtime_dir)
+        return ["ws" + url.removeprefix("http") + path for url in urls]  # http(s) -> ws(s)
 
     @property
     def server(self) -> SqlroomsServer:

@@ -231,7 +231,8 @@ def started_message(server: KernelServer) -> str:
     else:
         lines.append("  no token required: any local process or web page can query it")
     if server.kernel_id:
-        lines.append(f"  through Jupyter: {{base_url}}sqlrooms/kernels/{server.kernel_id}/ws")
+        relay = server.relay_urls or [f"<jupyter server>/sqlrooms/kernels/{server.kernel_id}/ws"]
+        lines.append(f"  through Jupyter: {' or '.join(relay)}")
     lines += [
         "  from a SQLRooms app:",
         "    import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';",

@@ -32,6 +32,7 @@ class NotebookKernel:
     def __init__(self, serverapp: Any, kernel_id: str) -> None:
         self.serverapp = serverapp
         self.kernel_id = kernel_id
+        self.started_output = ""  # what `%sqlrooms start` printed
         self.client: Any = None
 
     @classmethod
@@ -72,6 +73,7 @@ class NotebookKernel:
         through the relay)."""
         output = (await self.run("%load_ext sqlrooms_jupyter\n%sqlrooms start --port 0")).check()
         assert f"sqlrooms/kernels/{self.kernel_id}/ws" in output.stdout, output.text
+        self.started_output = output.stdout
         token = re.search(r"token: (\S+)", output.stdout)
         assert token, output.text
         return token.group(1)

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import time
 import urllib.parse
@@ -207,6 +208,9 @@ def test_queries_through_the_relay(
             assert await ws_status(jp_ws_fetch, "sqlrooms/kernels", kid, "ws") == 404
 
             await kernel.start_server()
+            # The hint names this Jupyter server's own URL, base_url included.
+            relay_url = f"ws://[^/ ]+:{jp_http_port}{jp_base_url}sqlrooms/kernels/{kid}/ws"
+            assert re.search(f"through Jupyter: .*{relay_url}", kernel.started_output)
             (
                 await kernel.run(
                     "import pandas as pd\n"
