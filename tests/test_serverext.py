@@ -35,6 +35,7 @@ from sqlrooms_jupyter.serverext.handlers import RelayHandler, routes
 from sqlrooms_jupyter.serverext.relay import (
     CLOSE_JUPYTER_STOPPING,
     CLOSE_KERNEL_RESTARTED,
+    CLOSE_KERNEL_SERVER_LOST,
     CLOSE_KERNEL_SHUT_DOWN,
 )
 
@@ -412,6 +413,18 @@ def test_close_codes_on_stop_restart_and_shutdown(
             logged = [r.getMessage() for r in warnings]
             assert any("is not private to this user" in m and "mode 644" in m for m in logged)
             assert any(f"not by the kernel (process {kernel.pid})" in m for m in logged)
+
+            # The connection breaks (no close frame) while the kernel lives on: 4003.
+            client = await relay_client(jp_ws_fetch, kid)
+            assert (await client.query("select 5 as five", kind="json")) == [{"five": 5}]
+            cut = (
+                "from sqlrooms_jupyter import notebook\n"
+                "for s in list(notebook.current().server.state.sessions):\n"
+                "    s.connection._handler.ws_connection.stream.close()\n"
+            )
+            (await kernel.run(cut)).check()
+            lost = (CLOSE_KERNEL_SERVER_LOST, "lost the kernel's SQLRooms server")
+            assert await client.wait_closed(30) == lost
 
             # Kernel restart: 4001, after the kernel is back.
             client = await relay_client(jp_ws_fetch, kid)
