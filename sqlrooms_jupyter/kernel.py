@@ -63,7 +63,8 @@ def jupyter_server_urls(runtime_dir: Path) -> list[str]:
     for info_file in sorted(runtime_dir.glob("jpserver-*.json")):
         try:
             info = json.loads(info_file.read_text())
-            os.kill(int(info["pid"]), 0)
+            if os.name != "nt":  # signal 0 there is CTRL_C_EVENT, not a liveness probe
+                os.kill(int(info["pid"]), 0)
         except (OSError, ValueError, KeyError, TypeError):
             continue  # unreadable, or the server is gone
         url = info.get("url")
