@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,37 +50,15 @@ def worktree(rev: str) -> Path:
     return path
 
 
-async def _connects(port: int) -> None:
-    client = await W.connect(port)
-    client.close()
-
-
 def measure(tree: Path, db: Path, workload: str) -> float:
-    port = run.free_port()
-    argv = ["-m", "sqlrooms_jupyter", "--db-path", str(db), "--port", str(port), "--extensions", ""]
-    proc = subprocess.Popen(
-        [sys.executable, *argv],
-        cwd=tree,  # `-m` imports the package from the working directory
-        env={**os.environ, "PYTHONPATH": str(tree)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    target = run.Target("ours", db, run.WORK / "ab.log", tree=tree)
+    target.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                asyncio.run(_connects(port))
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"the server from {tree} did not start") from None
-                time.sleep(0.1)
         fn, key, _ = WORKLOADS[workload]
-        result = asyncio.run(fn(port, W.Meter(lambda: run.proc_cpu(proc.pid))))
+        result = asyncio.run(fn(target.port, W.Meter(target.cpu)))
         return float(result[key])
     finally:
-        proc.terminate()
-        proc.wait(10)
+        target.stop()
 
 
 def main() -> int:

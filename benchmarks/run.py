@@ -107,6 +107,7 @@ class Target:
     db: Path | None
     log: Path
     extra: tuple[str, ...] = ()
+    tree: Path = REPO  # ours: the checkout whose package `-m` imports (ab.py runs others)
     proc: subprocess.Popen | None = None
     port: int = 0
 
@@ -143,7 +144,7 @@ class Target:
             log.flush()
             self.proc = subprocess.Popen(
                 self.argv(self.port),
-                cwd=REPO,
+                cwd=self.tree,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from tornado.websocket import WebSocketClientConnection
 
 from .kernel_support import CellOutput
-from .support import arrow_table
+from .support import answer
 
 LONG_SQL = "select count(*) from range(100000) a, range(100000) b where a.range + b.range = 7"
 BIG_SQL = "select range::BIGINT a, range*2 b from range(3_300_000)"  # about 53 MB of Arrow
@@ -127,15 +127,7 @@ class RelayClient:
         self, sql: str, kind: str = "arrow", query_id: str = "q", timeout: float = 60
     ) -> Any:
         await self.send({"type": kind, "sql": sql, "queryId": query_id})
-        frame = await self.recv(timeout)
-        if isinstance(frame, tuple):
-            header, payload = frame
-            assert header == {"type": "arrow", "queryId": query_id}
-            return arrow_table(payload)
-        if frame.get("type") == "json":
-            assert frame["queryId"] == query_id
-            return json.loads(frame["data"])
-        return frame
+        return answer(await self.recv(timeout), query_id)
 
     async def wait_closed(self, timeout: float = 60) -> tuple[int | None, str | None]:
         """Read until the relay closes the socket; returns its close code and reason."""

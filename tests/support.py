@@ -128,15 +128,19 @@ class Client:
     def query(self, sql: str, kind: str = "arrow", query_id: str = "q", **extra: Any) -> Any:
         """Send one query and return its answer: a pyarrow Table, JSON rows or the frame."""
         self.send({"type": kind, "sql": sql, "queryId": query_id, **extra})
-        frame = self.recv()
-        if isinstance(frame, tuple):
-            header, payload = frame
-            assert header == {"type": "arrow", "queryId": query_id}
-            return arrow_table(payload)
-        if frame.get("type") == "json":
-            assert frame["queryId"] == query_id
-            return json.loads(frame["data"])
-        return frame
+        return answer(self.recv(), query_id)
+
+
+def answer(frame: dict[str, Any] | tuple[dict[str, Any], bytes], query_id: str) -> Any:
+    """A query's answer frame as a pyarrow Table, JSON rows, or the frame itself."""
+    if isinstance(frame, tuple):
+        header, payload = frame
+        assert header == {"type": "arrow", "queryId": query_id}
+        return arrow_table(payload)
+    if frame.get("type") == "json":
+        assert frame["queryId"] == query_id
+        return json.loads(frame["data"])
+    return frame
 
 
 def arrow_table(payload: bytes) -> pa.Table:
