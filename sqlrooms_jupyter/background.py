@@ -64,8 +64,4 @@ class ServerThread:
         """Run `fn(*args)` on the server's loop (hub and sessions live there) and wait."""
         if self._loop is None:
             raise RuntimeError("the server is not running")
-
-        async def run() -> T:
-            return fn(*args)
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+        return self.server.call(fn, *args)  # type: ignore[no-any-return]

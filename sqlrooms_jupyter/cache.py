@@ -37,7 +37,8 @@ class ResultCache:
         return self._generation
 
     def get(self, key: str) -> bytes | None:
-        return self._store.get(key)
+        value = self._store.get(key)
+        return value if isinstance(value, bytes) else None
 
     def put(self, key: str, value: bytes, generation: int) -> None:
         with self._guard:

@@ -7,9 +7,13 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
-from .engine import EngineConfig, default_pool_size
+from ._version import __version__
+from .engine import EngineConfig
+from .executor import default_pool_size
 from .server import ServerConfig, SqlroomsServer
+from .session import Limits
 
 log = logging.getLogger("sqlrooms_jupyter")
 
@@ -31,12 +35,20 @@ def parse_size(value: str) -> int:
         ) from None
 
 
+def read_sql_file(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sqlrooms-server",
         description="Serve a DuckDB database to SQLRooms apps over a WebSocket.",
     )
     add = parser.add_argument
+    add("--version", action="version", version=f"%(prog)s (sqlrooms-jupyter) {__version__}")
     add("--db-path", default=":memory:", help="DuckDB database file (default :memory:)")
     add(
         "--port",
@@ -63,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_split,
         default=[],
         help="browser origin allowed to connect besides loopback ones (repeatable; '*' for any)",
+    )
+    add(
+        "--allow-host",
+        action="append",
+        default=[],
+        help="Host name answered besides loopback ones when bound to a loopback address "
+        "(repeatable; DNS-rebinding protection refuses any other with 403)",
     )
     add("--sync", action="store_true", help="enable CRDT room sync over the same WebSocket")
     add(
@@ -106,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="CRDT snapshot compaction delay (default 500)",
     )
     add(
+        "--init-sql",
+        type=read_sql_file,
+        default=None,
+        metavar="FILE",
+        help="SQL statements run once on the server's connection at start "
+        "(e.g. INSTALL/LOAD, secrets, ATTACH)",
+    )
+    add(
+        "--auth-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with a token: close connections not authenticated within this time (default 10)",
+    )
+    add(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -121,10 +155,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         port=args.port,
         auth_token=args.auth_token or None,
         allow_origins=origins,
+        allow_hosts=tuple(args.allow_host),
         sync=args.sync,
         allow_client_snapshots=args.allow_client_snapshots,
         save_debounce_ms=args.save_debounce_ms,
         max_message_size=args.max_message_size,
+        limits=Limits(auth_timeout=args.auth_timeout),
         engine=EngineConfig(
             db_path=args.db_path or ":memory:",
             extensions=args.extensions,
@@ -132,6 +168,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             meta_db=args.meta_db,
             cache_dir=args.cache_dir,
             pool_size=args.pool_size,
+            init_sql=args.init_sql or "",
         ),
     )
 

@@ -130,4 +130,5 @@ class StreamSender:
         if self._stream is not None and not self.finished:
             self.finished = True
             self._budget.add(len(BROKEN_STREAM_TAIL))
-            self._loop.call_soon_threadsafe(self._stream.push, [BROKEN_STREAM_TAIL], True)
+            tail: Pieces = [BROKEN_STREAM_TAIL]
+            self._loop.call_soon_threadsafe(self._stream.push, tail, True)

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -220,54 +219,39 @@ class KernelServer:
     def share(self, name: str, obj: object) -> bool:
         """Make `obj` queryable as `name`; subscribers of `table:<name>` are told.
         Returns whether it replaced an object shared under that name."""
-        server = self.server
-        replaced = name in server.engine.shared
-        server.engine.share(name, obj)
-        self.notify(f"table:{name}", {"op": "replace" if replaced else "create"})
-        return replaced
+        return self.server.share(name, obj)
 
     def unshare(self, name: str) -> bool:
-        removed = self.server.engine.unshare(name)
-        if removed:
-            self.notify(f"table:{name}", {"op": "drop"})
-        return removed
+        return self.server.unshare(name)
 
     def notify(self, channel: str, payload: Any) -> int:
         """Publish on a channel; returns how many clients received it."""
-        return self._call(self.server.hub.publish, channel, payload)
+        return self.server.notify(channel, payload)
 
     def cancel(self, query_id: str) -> bool:
         """Cancel an in-flight query by its queryId; its client gets the cancellation error."""
-
-        def cancel_on_loop() -> bool:
-            for task in self.server.engine.tasks():
-                session = task.owner
-                if task.query_id == query_id and hasattr(session, "cancel"):
-                    return bool(session.cancel(query_id))
-            return False
-
-        return self._call(cancel_on_loop)
+        return self.server.cancel(query_id)
 
     def status(self) -> dict[str, Any]:
-        status = self._call(self.server.status)
+        status: dict[str, Any] = self.server.call(self.server.status)
         status["kernel_id"] = self.kernel_id
         return status
 
     def subscriptions(self) -> dict[str, int]:
-        return self._call(self.server.hub.channels)
+        return self.server.subscriptions()
 
     def rooms(self) -> list[dict[str, Any]] | None:
         rooms = self.server.rooms
-        return None if rooms is None else self._call(rooms.summary)
+        return None if rooms is None else self.server.call(rooms.summary)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.server.warnings
 
     def invalidate_cache(self) -> None:
         """Forget cached results: a notebook cell may have written to the database."""
         if self.running:
-            self.server.engine.invalidate_cache()
-
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        assert self._thread is not None
-        return self._thread.call(fn, *args)
+            self.server.invalidate_cache()
 
 
 def random_token() -> str:

@@ -29,10 +29,13 @@ USAGE = """\
 
 
 class _Parser(argparse.ArgumentParser):
-    """Errors become a UsageError: IPython shows the message, not a traceback."""
+    """Errors become a one-line UsageError: IPython shows the message, not a traceback."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}\n\n{self.format_usage()}")
+        if self.prog == "%sqlrooms":  # an unknown command: the list of them says it all
+            raise UsageError(f"{message}; %sqlrooms? explains each command")
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")
+        raise UsageError(f"{message} (usage: {usage})")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError(message or self.format_help())
@@ -214,10 +217,12 @@ class SqlroomsMagics(Magics):
         return server
 
     def _lookup(self, expression: str) -> Any:
-        if expression in self.shell.user_ns:
-            return self.shell.user_ns[expression]
+        shell = self.shell
+        assert shell is not None
+        if expression in shell.user_ns:
+            return shell.user_ns[expression]
         try:
-            return self.shell.ev(expression)
+            return shell.ev(expression)
         except Exception as exc:
             raise UsageError(f"cannot evaluate '{expression}': {exc}") from None
 
@@ -238,6 +243,6 @@ def started_message(server: KernelServer) -> str:
         "    import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';",
         f"    createWebSocketDuckDbConnector({{wsUrl: '{server.client_url}'}});",
     ]
-    for warning in server.server.engine.warnings:
+    for warning in server.warnings:
         lines.append(f"  warning: {warning}")
     return "\n".join(lines)

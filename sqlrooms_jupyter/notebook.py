@@ -50,8 +50,9 @@ def start(
     picks a free one.
     """
     global _current
-    if current() is not None:
-        raise RuntimeError(f"a SQLRooms server is already running at {_current.url}; stop it first")
+    running = current()
+    if running is not None:
+        raise RuntimeError(f"a SQLRooms server is already running at {running.url}; stop it first")
     if con is not None and db_path is not None:
         raise ValueError("pass a connection or a db_path, not both")
     if db_path is None and con is None:

@@ -25,6 +25,8 @@ CANCELLED = "Query was cancelled"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_IDENTIFIER = 255
+# Longest queryId and channel name a client may use.
+MAX_NAME = 256
 
 
 class ProtocolError(Exception):
@@ -72,11 +74,19 @@ def message_query_id(message: dict[str, Any]) -> str | None:
     return query_id if isinstance(query_id, str) and query_id else None
 
 
+def parse_query_id(message: dict[str, Any]) -> str:
+    """The message's queryId, validated; a missing one is generated."""
+    raw = message.get("queryId")
+    if raw is not None and not isinstance(raw, str):
+        raise ProtocolError("invalid 'queryId': expected a string")
+    if raw is not None and len(raw) > MAX_NAME:
+        raise ProtocolError(f"invalid 'queryId': longer than {MAX_NAME} characters", raw)
+    return message_query_id(message) or new_query_id()
+
+
 def parse_query(message: dict[str, Any]) -> Query:
     """Validate an arrow/json/exec message; a missing queryId is generated."""
-    if message.get("queryId") is not None and not isinstance(message.get("queryId"), str):
-        raise ProtocolError("invalid 'queryId': expected a string")
-    query_id = message_query_id(message) or new_query_id()
+    query_id = parse_query_id(message)
     sql = message.get("sql")
     if sql is None:
         raise ProtocolError("missing 'sql'", query_id)
@@ -93,6 +103,8 @@ def parse_channel(message: dict[str, Any]) -> str:
     channel = message.get("channel")
     if not isinstance(channel, str) or not channel:
         raise ProtocolError("missing 'channel': expected a non-empty string")
+    if len(channel) > MAX_NAME:
+        raise ProtocolError(f"invalid 'channel': longer than {MAX_NAME} characters")
     return channel
 
 

@@ -1,7 +1,13 @@
-"""Channels for `subscribe` / `notify`. Confined to the server's event loop."""
+"""Channels for `subscribe` / `notify`. The hub is confined to the server's event loop.
+
+A `Fanout` carries what is published here to the other replicas of a cluster
+and hands back what they publish; a single server has none.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .protocol import dumps
@@ -11,9 +17,36 @@ class Subscriber(Protocol):
     def send_text(self, text: str) -> None: ...
 
 
+Deliver = Callable[[str, Any], None]
+
+
+class Fanout(ABC):
+    """Notifications between replicas. `deliver(channel, payload)` is called on the
+    server's event loop for every notification another replica published."""
+
+    @abstractmethod
+    async def start(self, deliver: Deliver) -> None: ...
+
+    @abstractmethod
+    def publish(self, channel: str, payload: Any) -> None:
+        """Send to the other replicas; must not block the event loop."""
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, fanout: Fanout | None = None) -> None:
         self._channels: dict[str, set[Subscriber]] = {}
+        self.fanout = fanout
+
+    async def start(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.start(self._deliver_remote)
+
+    async def stop(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.stop()
 
     def subscribe(self, channel: str, subscriber: Subscriber) -> None:
         self._channels.setdefault(channel, set()).add(subscriber)
@@ -32,12 +65,23 @@ class Hub:
             self.unsubscribe(channel, subscriber)
 
     def publish(self, channel: str, payload: Any, exclude: Subscriber | None = None) -> int:
-        """Send a notify frame to the channel's subscribers; returns how many got it."""
-        text = dumps({"type": "notify", "channel": channel, "payload": payload})
+        """Notify the channel's subscribers here and on every other replica; returns how
+        many subscribers here got it."""
+        if self.fanout is not None:
+            self.fanout.publish(channel, payload)
+        return self.deliver(channel, payload, exclude)
+
+    def deliver(self, channel: str, payload: Any, exclude: Subscriber | None = None) -> int:
+        """Send a notify frame to this server's subscribers of `channel`."""
         receivers = [s for s in self._channels.get(channel, ()) if s is not exclude]
-        for subscriber in receivers:
-            subscriber.send_text(text)
+        if receivers:
+            text = dumps({"type": "notify", "channel": channel, "payload": payload})
+            for subscriber in receivers:
+                subscriber.send_text(text)
         return len(receivers)
+
+    def _deliver_remote(self, channel: str, payload: Any) -> None:
+        self.deliver(channel, payload)
 
     def channels(self) -> dict[str, int]:
         return {channel: len(members) for channel, members in sorted(self._channels.items())}

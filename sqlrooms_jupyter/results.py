@@ -69,14 +69,14 @@ def select_batches(cursor: duckdb.DuckDBPyConnection, sql: str, rows: int) -> pa
     `cursor.sql()` binds the statement to build a relation and binds it again to
     run it; this runs it once, which saves about a third of a small query's time.
     """
-    return cursor._submit(sql, None, "stream", rows).arrow_reader()  # type: ignore[attr-defined]
+    return cursor._submit(sql, None, "stream", rows).arrow_reader()
 
 
 def direct_select(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether this DuckDB runs a statement to Arrow the way `select_batches` asks."""
     try:
         reader = select_batches(con, "SELECT 42 AS answer", 1)
-        return reader.read_all().to_pylist() == [{"answer": 42}]
+        return bool(reader.read_all().to_pylist() == [{"answer": 42}])
     except Exception:  # a DuckDB without that entry point, or with another signature
         return False
 
@@ -258,7 +258,7 @@ def _plain_records(relation: duckdb.DuckDBPyRelation) -> bytes:
     values = rows.column(0).combine_chunks()
     if len(values) == 0:
         return b"[]"
-    text = b"[" + _join(values).to_pybytes() + b"]"
+    text: bytes = b"[" + _join(values).to_pybytes() + b"]"
     if b"NaN" in text or b"Infinity" in text:
         text = _NON_FINITE.sub(_quote_non_finite, text)
     return text

@@ -12,19 +12,28 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import protocol
-from .engine import Cancelled, Engine, Outcome, Task
+from . import protocol, security
+from .engine import Cancelled, Engine, Outcome, Task, is_expected_error
 from .flow import Backpressure, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
 from .pubsub import Hub
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection may hold at once; each refusal is an error, the socket stays."""
+
+    max_in_flight: int = 256
+    max_subscriptions: int = 1024
+    # With a token: how long a connection may stay unauthenticated before it is closed.
+    auth_timeout: float = 10.0
 
 
 class Rooms(Protocol):
@@ -64,6 +73,7 @@ class ServerState:
     hub: Hub
     loop: asyncio.AbstractEventLoop
     auth_token: str | None = None
+    limits: Limits = field(default_factory=Limits)
     rooms: Rooms | None = None
     # Why room messages are refused when `rooms` is None.
     rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
@@ -71,9 +81,7 @@ class ServerState:
     sessions: set[Session] = field(default_factory=set)
 
     def token_matches(self, candidate: object) -> bool:
-        if self.auth_token is None or not isinstance(candidate, str):
-            return False
-        return hmac.compare_digest(candidate.encode(), self.auth_token.encode())
+        return security.tokens_match(candidate, self.auth_token)
 
 
 @dataclass(eq=False)
@@ -93,6 +101,7 @@ class Session:
         self.closed = False
         self.inflight: dict[str, InFlight] = {}
         self.subscriptions: set[str] = set()
+        self._held: set[asyncio.Future[None]] = set()  # queries waiting for the database
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "auth": self._on_auth,
             "arrow": self._on_query,
@@ -104,6 +113,9 @@ class Session:
             "notify": self._on_notify,
         }
         state.sessions.add(self)
+        self._auth_timer: asyncio.TimerHandle | None = None
+        if not self.authenticated:
+            self._auth_timer = state.loop.call_later(state.limits.auth_timeout, self._auth_expired)
 
     # -- frames in ---------------------------------------------------------
 
@@ -114,11 +126,11 @@ class Session:
             message = protocol.parse_text(text)
         except ProtocolError as exc:
             if not self.authenticated:
-                return self.refuse()
+                return self.refuse(exc.query_id)
             return self._error(str(exc), exc.query_id)
         kind = message["type"]
         if not self.authenticated and kind != "auth":
-            return self.refuse()
+            return self.refuse(protocol.message_query_id(message))
         handler = self._handlers.get(kind)
         try:
             if handler is None and kind.startswith("crdt-"):
@@ -147,18 +159,20 @@ class Session:
                 "[4-byte header length][header JSON][Arrow IPC stream]"
             )
         header, payload = framed
-        query_id = protocol.message_query_id(header) or protocol.new_query_id()
         try:
+            query_id = protocol.parse_query_id(header)
             table = protocol.table_reference(header.get("tableName"))
+            task = Task("upload", f"uploadArrow {header['tableName']}", query_id, owner=self)
+            engine = self.state.engine
+            self._submit(
+                task,
+                lambda cursor, t: engine.upload_arrow(cursor, t, table, payload),
+                lambda _: self._send_text(
+                    protocol.dumps({"type": "uploadAck", "queryId": query_id})
+                ),
+            )
         except ProtocolError as exc:
-            return self._error(str(exc), query_id)
-        task = Task("upload", f"uploadArrow {header['tableName']}", query_id, owner=self)
-        engine = self.state.engine
-        self._submit(
-            task,
-            lambda cursor, t: engine.upload_arrow(cursor, t, table, payload),
-            lambda _: self._send_text(protocol.dumps({"type": "uploadAck", "queryId": query_id})),
-        )
+            self._error(str(exc), exc.query_id or protocol.message_query_id(header))
 
     def receive_invalid_text(self) -> None:
         if self.closed:
@@ -172,6 +186,8 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
         for flight in self.inflight.values():
             self.state.engine.cancel(flight.task)
         self.inflight.clear()
@@ -198,23 +214,23 @@ class Session:
             self._send_text('{"type":"authAck"}')
         elif self.state.token_matches(message.get("token")):
             self.authenticated = True
+            if self._auth_timer is not None:
+                self._auth_timer.cancel()
             self._send_text('{"type":"authAck"}')
         else:
-            self.refuse()
+            self.refuse(protocol.message_query_id(message))
+
+    def _auth_expired(self) -> None:
+        if not self.authenticated and not self.closed:
+            timeout = self.state.limits.auth_timeout
+            self._send_text(
+                protocol.error(f"{protocol.UNAUTHORIZED}: no auth within {timeout:g} s")
+            )
+            self.connection.close(protocol.CLOSE_POLICY_VIOLATION, protocol.UNAUTHORIZED)
+            self.close()
 
     def _on_query(self, message: dict[str, Any]) -> None:
         query = protocol.parse_query(message)
-        if not self.state.ready.is_set() and not self.state.engine.closing:
-            self._waiting = asyncio.ensure_future(self._start_when_ready(query))
-        else:
-            self._start_query(query)
-
-    async def _start_when_ready(self, query: Query) -> None:
-        await self.state.ready.wait()
-        if not self.closed:
-            self._start_query(query)
-
-    def _start_query(self, query: Query) -> None:
         engine = self.state.engine
         task = Task(query.kind, query.sql, query.query_id, owner=self)
         stream = None
@@ -253,13 +269,21 @@ class Session:
         on_result: Callable[[Any], None],
         stream: StreamSender | None = None,
     ) -> None:
+        """Track the task from now on (cancellable, one terminal answer), and run it
+        once the database is open."""
         query_id = task.query_id
         if query_id in self.inflight:
             raise ProtocolError(f"queryId '{query_id}' is already in flight", query_id)
-        try:
-            self.state.engine.submit(task, work)
-        except RuntimeError as exc:
-            raise ProtocolError(str(exc), query_id) from None
+        limit = self.state.limits.max_in_flight
+        if len(self.inflight) >= limit:
+            raise ProtocolError(
+                f"too many queries in flight on this connection (limit {limit}); "
+                "send more as answers arrive",
+                query_id,
+            )
+        engine = self.state.engine
+        if engine.closing:
+            raise ProtocolError("server is shutting down", query_id)
         self.inflight[query_id] = InFlight(task, stream)
         loop = self.state.loop
 
@@ -268,6 +292,25 @@ class Session:
                 loop.call_soon_threadsafe(self._finish, task, on_result)
 
         task.future.add_done_callback(done)
+        if self.state.ready.is_set():
+            self._run(task, work)
+        else:
+            held = asyncio.ensure_future(self._run_when_ready(task, work))
+            self._held.add(held)
+            held.add_done_callback(self._held.discard)
+
+    async def _run_when_ready(self, task: Task, work: Callable[[Any, Task], Any]) -> None:
+        await self.state.ready.wait()
+        self._run(task, work)
+
+    def _run(self, task: Task, work: Callable[[Any, Task], Any]) -> None:
+        if task.future.done():  # cancelled while it waited
+            return
+        try:
+            self.state.engine.submit(task, work)
+        except RuntimeError as exc:
+            if not task.future.done():
+                task.future.set_exception(exc)
 
     def _finish(self, task: Task, on_result: Callable[[Any], None]) -> None:
         flight = self.inflight.get(task.query_id)
@@ -279,6 +322,8 @@ class Session:
         except (Cancelled, concurrent.futures.CancelledError):
             self._error(protocol.CANCELLED, task.query_id)
         except Exception as exc:
+            if not is_expected_error(exc):
+                log.error("query %s failed unexpectedly", task.query_id, exc_info=exc)
             self._error(error_message(exc), task.query_id)
         else:
             on_result(result)
@@ -312,6 +357,9 @@ class Session:
 
     def _on_subscribe(self, message: dict[str, Any]) -> None:
         channel = protocol.parse_channel(message)
+        limit = self.state.limits.max_subscriptions
+        if channel not in self.subscriptions and len(self.subscriptions) >= limit:
+            raise ProtocolError(f"too many subscriptions on this connection (limit {limit})")
         self.state.hub.subscribe(channel, self)
         self.subscriptions.add(channel)
         self._send_text(protocol.dumps({"type": "subscribed", "channel": channel}))
@@ -341,8 +389,8 @@ class Session:
     def _error(self, message: str, query_id: str | None = None) -> None:
         self._send_text(protocol.error(message, query_id))
 
-    def refuse(self) -> None:
-        self._send_text(protocol.error(protocol.UNAUTHORIZED))
+    def refuse(self, query_id: str | None = None) -> None:
+        self._send_text(protocol.error(protocol.UNAUTHORIZED, query_id))
         self.connection.close(protocol.CLOSE_POLICY_VIOLATION, protocol.UNAUTHORIZED)
         self.close()
 

@@ -15,8 +15,11 @@ def secured(start_server) -> ServerProcess:
     return start_server("--auth-token", TOKEN)
 
 
-def assert_refused(client: Client) -> None:
-    assert client.recv_json(5) == {"type": "error", "error": "unauthorized"}
+def assert_refused(client: Client, query_id: str | None = None) -> None:
+    expected = {"type": "error", "error": "unauthorized"}
+    if query_id is not None:
+        expected["queryId"] = query_id
+    assert client.recv_json(5) == expected
     with pytest.raises(ConnectionClosed) as closed:
         client.ws.recv(5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
@@ -51,7 +54,8 @@ def test_anything_before_auth_is_refused_and_not_executed(
 ) -> None:
     with secured.client() as client:
         client.send(first)
-        assert_refused(client)
+        # the official client waits on the refused message's queryId
+        assert_refused(client, first.get("queryId") if isinstance(first, dict) else None)
     with secured.client() as client:
         client.send({"type": "auth", "token": TOKEN})
         client.recv_json()
@@ -81,7 +85,7 @@ def test_auth_is_per_connection(secured: ServerProcess) -> None:
         authed.send({"type": "auth", "token": TOKEN})
         assert authed.recv_json() == {"type": "authAck"}
         stranger.send({"type": "exec", "sql": "select 1", "queryId": "s"})
-        assert_refused(stranger)
+        assert_refused(stranger, "s")
 
 
 def test_without_a_token_auth_messages_are_acknowledged(server: ServerProcess) -> None:

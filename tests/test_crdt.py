@@ -7,7 +7,6 @@ updates as binary frames, import relayed ones.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import signal
@@ -432,45 +431,47 @@ def test_python_api_edits_reach_clients(inprocess: SqlroomsServer, tmp_path: Pat
     assert rooms is not None
     peer = Peer(server.url)
 
-    update = rooms.apply("room", lambda doc: doc.get_map("map").insert("from", "python"))
+    update = server.call(
+        rooms.apply, "room", lambda doc: doc.get_map("map").insert("from", "python")
+    )
     assert update
     peer.wait(lambda: peer.value == {"map": {"from": "python"}})
-    assert rooms.doc("room").get_deep_value() == peer.value
+    assert server.call(rooms.doc, "room").get_deep_value() == peer.value
 
     def broken(doc: LoroDoc) -> None:
         doc.get_map("map").insert("half", "done")
         raise ZeroDivisionError
 
     with pytest.raises(ZeroDivisionError):
-        rooms.apply("room", broken)
-    assert rooms.apply("room", lambda doc: None) is None
-    assert rooms.doc("room").get_deep_value() == {"map": {"from": "python"}}
+        server.call(rooms.apply, "room", broken)
+    assert server.call(rooms.apply, "room", lambda doc: None) is None
+    assert server.call(rooms.doc, "room").get_deep_value() == {"map": {"from": "python"}}
 
-    copy = rooms.doc("room")
+    copy = server.call(rooms.doc, "room")
     version = copy.oplog_vv
     copy.get_list("list").push(1)
     copy.commit()
-    rooms.apply_update("room", copy.export(ExportMode.Updates(version)))
+    server.call(rooms.apply_update, "room", copy.export(ExportMode.Updates(version)))
     peer.wait(lambda: peer.value.get("list") == [1])
     with pytest.raises(RoomError, match="invalid CRDT update"):
-        rooms.apply_update("room", b"junk")
+        server.call(rooms.apply_update, "room", b"junk")
 
     peer.edit(lambda doc: doc.get_text("text").insert(0, "from the socket"))
     peer.expect(ACK)
-    assert rooms.doc("room").get_deep_value() == peer.value
+    assert server.call(rooms.doc, "room").get_deep_value() == peer.value
 
-    rooms.apply("idle", lambda doc: doc.get_text("t").insert(0, "nobody is here"))
-    listed = {info.room_id: info for info in rooms.list()}
+    server.call(rooms.apply, "idle", lambda doc: doc.get_text("t").insert(0, "nobody is here"))
+    listed = {info.room_id: info for info in server.call(rooms.list)}
     assert set(listed) == {"room", "idle"}
     assert listed["room"].members == 1 and listed["room"].loaded
     assert [room["roomId"] for room in server.status()["rooms"]].count("room") == 1
 
     async def on_the_loop() -> None:
-        rooms.list()
+        server.call(rooms.list)
 
-    with pytest.raises(RuntimeError, match=r"await Rooms\.alist"):
-        asyncio.run_coroutine_threadsafe(on_the_loop(), server.state.loop).result(10)
+    with pytest.raises(RuntimeError, match=r"would block the server's event loop; await list"):
+        server.call(on_the_loop)
     expected = {"room": peer.value, "idle": {"t": "nobody is here"}}
     peer.close()
-    asyncio.run_coroutine_threadsafe(server.stop(), server.state.loop).result(30)
+    server.call(server.stop, timeout=30)
     assert stored_rooms(tmp_path / "api.duckdb") == (expected, 0)

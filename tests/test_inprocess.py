@@ -58,11 +58,10 @@ def test_shared_objects_are_queryable_from_every_cursor() -> None:
     import pyarrow as pa
 
     with running(config()) as server, Client(server.url) as client:
-        engine = server.engine
-        engine.share("trips", pd.DataFrame({"id": [1, 2, 3], "km": [1.5, 2.5, None]}))
-        engine.share("cities", pl.DataFrame({"name": ["Oslo", "Lima"]}))
+        server.share("trips", pd.DataFrame({"id": [1, 2, 3], "km": [1.5, 2.5, None]}))
+        server.share("cities", pl.DataFrame({"name": ["Oslo", "Lima"]}))
         batches = pa.table({"v": [7, 8]}).to_batches()
-        engine.share("stream", pa.RecordBatchReader.from_batches(batches[0].schema, batches))
+        server.share("stream", pa.RecordBatchReader.from_batches(batches[0].schema, batches))
         assert client.query("select sum(km) s, count(*) n from trips", kind="json") == [
             {"s": 4.0, "n": 3}
         ]
@@ -72,9 +71,9 @@ def test_shared_objects_are_queryable_from_every_cursor() -> None:
         ]
         for _ in range(2):  # a reader is read once at share time, then reusable
             assert client.query("select sum(v) s from stream", kind="json") == [{"s": 15}]
-        engine.share("trips", pd.DataFrame({"id": [9]}))  # replace
+        assert server.share("trips", pd.DataFrame({"id": [9]}))  # replace
         assert client.query("select id from trips", kind="json", persist=True) == [{"id": 9}]
-        assert engine.unshare("trips") and not engine.unshare("trips")
+        assert server.unshare("trips") and not server.unshare("trips")
         frame = client.query("select * from trips", kind="json")
         assert frame["type"] == "error" and "trips" in frame["error"]
 
@@ -86,7 +85,7 @@ def test_notify_from_python_reaches_subscribers() -> None:
         with Client(server.url) as client:
             client.send({"type": "subscribe", "channel": "table:trips"})
             client.recv_json()
-            delivered = thread.call(server.hub.publish, "table:trips", {"op": "replace"})
+            delivered = server.notify("table:trips", {"op": "replace"})
             assert delivered == 1
             assert client.recv_json() == {
                 "type": "notify",

@@ -181,6 +181,8 @@ def test_usage_errors_are_messages_not_tracebacks(
     out = kernel.run(f"%sqlrooms {line}")
     assert out.usage_error is not None and message in out.usage_error, out
     assert "Traceback" not in out.text
+    if line:
+        assert "\n" not in out.usage_error.strip(), out.usage_error
 
 
 def test_taken_ports_and_the_docstring(kernel: RunningKernel) -> None:

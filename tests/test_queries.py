@@ -240,6 +240,7 @@ def test_meta_tables_exist_in_the_namespace(start_server, tmp_path) -> None:
         )
         assert client.query(sql, kind="json") == [
             {"table_name": "sync_rooms"},
+            {"table_name": "sync_updates"},
             {"table_name": "ui_state"},
         ]
 
@@ -323,3 +324,13 @@ def test_a_cancel_that_lands_as_a_query_ends_never_stops_the_next_one(start_serv
                 header = frame[0] if isinstance(frame, tuple) else frame
                 answers[header["type"] == "cancelAck"] = header
             assert client.query(f"select {i} as i", query_id=f"after{i}").to_pylist() == [{"i": i}]
+
+
+def test_exec_of_a_select_leaves_no_open_result_for_the_next_query(start_server) -> None:
+    server = start_server("--pool-size", "1")  # one lane: the next query gets its cursor
+    with server.client() as client:
+        assert client.query("select 1", kind="exec") == {"type": "ok", "queryId": "q"}
+    with server.client() as client:
+        frame = client.query("create or replace table t(x int)", kind="arrow")
+        assert frame == {"type": "ok", "queryId": "q"}
+        assert client.query("select count(*) n from t", kind="json") == [{"n": 0}]

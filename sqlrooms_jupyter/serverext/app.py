@@ -11,7 +11,7 @@ from __future__ import annotations
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
-from .. import __version__
+from .._version import __version__
 from .handlers import routes
 from .manager import Limits, RelayManager
 from .relay import CLOSE_JUPYTER_STOPPING, CLOSE_REASONS

@@ -19,7 +19,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
-from ..server import lenient_protocol
+from ..transport import lenient_protocol
 from .discovery import NoServer
 from .relay import (
     CLOSE_KERNEL_SERVER_LOST,
@@ -77,7 +77,7 @@ class KernelServerHandler(_Extension, APIHandler):
         self.finish(json.dumps(status))
 
 
-class RelayHandler(_Extension, WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+class RelayHandler(_Extension, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """`WS {base_url}sqlrooms/kernels/<kernel_id>/ws`: the kernel's SQLRooms server, relayed."""
 
     auth_resource = AUTH_RESOURCE
@@ -96,21 +96,21 @@ class RelayHandler(_Extension, WebSocketMixin, WebSocketHandler, JupyterHandler)
         return None  # frames are forwarded as they are: no permessage-deflate
 
     @property
-    def max_message_size(self) -> int:  # type: ignore[override]
+    def max_message_size(self) -> int:
         return self.sqlrooms.max_message_size
 
     @property
-    def ping_interval(self) -> float | None:  # type: ignore[override]
+    def ping_interval(self) -> float | None:
         # Tornado's keepalive, in seconds; a client that does not answer a ping within
         # one interval is dropped. (Not WebSocketMixin's pings: see `open`.)
         return self.sqlrooms.ping_interval or None
 
     @property
-    def ping_timeout(self) -> float | None:  # type: ignore[override]
+    def ping_timeout(self) -> float | None:
         return None  # Tornado's default: the ping interval
 
     @ws_authenticated
-    async def get(self, kernel_id: str) -> None:  # type: ignore[override]
+    async def get(self, kernel_id: str) -> None:
         # Origin first: a foreign page must not learn which kernels exist.
         if not self.check_origin():
             raise web.HTTPError(403)
@@ -126,7 +126,7 @@ class RelayHandler(_Extension, WebSocketMixin, WebSocketHandler, JupyterHandler)
         self.kernel_id = kernel_id
         await super().get(kernel_id=kernel_id)
 
-    async def open(self, kernel_id: str) -> None:  # type: ignore[override]
+    async def open(self, kernel_id: str) -> None:
         # WebSocketMixin.open is not called: it would start a second, millisecond-based
         # pinger; Tornado's own (`ping_interval`) keeps the socket alive.
         self.set_nodelay(True)
@@ -146,10 +146,10 @@ class RelayHandler(_Extension, WebSocketMixin, WebSocketHandler, JupyterHandler)
 
     def get_websocket_protocol(self) -> WebSocketProtocol | None:
         # Invalid UTF-8 is relayed rather than fatal; an oversized message's 1009
-        # close reaches the browser (see `server._Protocol`).
+        # close reaches the browser (see `transport._LenientProtocol`).
         return lenient_protocol(self)
 
-    async def on_message(self, message: str | bytes) -> None:  # type: ignore[override]
+    async def on_message(self, message: str | bytes) -> None:
         # Awaited by Tornado before it reads the next message: backpressure upstream.
         if self.relay is not None and not self._closing:
             await self.relay.to_kernel(message)

@@ -57,10 +57,10 @@ class Target:
 class _UnixResolver(Resolver):
     """Resolves any host to one Unix socket, for Tornado's HTTP client."""
 
-    def initialize(self, path: str) -> None:  # type: ignore[override]
+    def initialize(self, path: str) -> None:
         self.path = path
 
-    async def resolve(  # type: ignore[override]
+    async def resolve(
         self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
     ) -> list[tuple[int, Any]]:
         return [(socket.AF_UNIX, self.path)]

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Protocol
 
 from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketHandler
 from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
-from ..server import frame_header
+from ..transport import BINARY, CONTINUATION, TEXT, write_frame
 from .discovery import Discovery
 
 # Close codes the relay sends to browser clients (the 4000-4999 private range).
@@ -44,7 +44,6 @@ CLOSE_REASONS = {
 # Codes a close frame may carry (RFC 6455 section 7.4) that an endpoint may send.
 _RESERVED = frozenset({1004, 1005, 1006, 1015})
 
-_TEXT, _BINARY, _CONTINUATION = 0x1, 0x2, 0x0
 # Frames the upstream client queues while the browser is slow; the kernel
 # sends results in chunks of a few MiB, so this bounds what waits here.
 _UPSTREAM_QUEUE = 4
@@ -65,13 +64,6 @@ class BrowserGone(Exception):
     """The browser's socket closed while the relay was writing to it."""
 
 
-class BrowserSocket(Protocol):
-    """What the relay needs from the Tornado handler: its protocol object."""
-
-    @property
-    def ws_connection(self) -> Any: ...
-
-
 class FrameWriter:
     """Frames to the browser, written straight to its stream.
 
@@ -80,7 +72,7 @@ class FrameWriter:
     does the reading from the kernel): at most max(limit, one frame) is pending.
     """
 
-    def __init__(self, handler: BrowserSocket, limit: int) -> None:
+    def __init__(self, handler: WebSocketHandler, limit: int) -> None:
         self._handler = handler
         self.limit = limit
         self.pending = 0
@@ -96,12 +88,8 @@ class FrameWriter:
                 await self._last  # the stream writes in order: all earlier bytes are out
             except StreamClosedError:
                 raise BrowserGone() from None
-        ws = self._handler.ws_connection
-        if ws is None or ws.is_closing():
-            raise BrowserGone()
         try:
-            ws.stream.write(frame_header(fin, opcode, size))
-            written = asyncio.ensure_future(ws.stream.write(payload))
+            written = asyncio.ensure_future(write_frame(self._handler, fin, opcode, [payload]))
         except StreamClosedError:
             raise BrowserGone() from None
         self.pending += size
@@ -152,14 +140,14 @@ class Relay:
         # Each fragment is written when the next one arrives, so that the last one
         # (known only once the message ends) carries the FIN bit: frames stay as sent.
         held: bytes | None = None
-        opcode = _BINARY
+        opcode = BINARY
         async for fragment in self.upstream.recv_streaming():
             data = fragment.encode() if isinstance(fragment, str) else fragment
             if held is None:
-                opcode = _TEXT if isinstance(fragment, str) else _BINARY
+                opcode = TEXT if isinstance(fragment, str) else BINARY
             else:
                 await self.writer.write(False, opcode, held)
-                opcode = _CONTINUATION
+                opcode = CONTINUATION
             held = data
         await self.writer.write(True, opcode, held or b"")
 

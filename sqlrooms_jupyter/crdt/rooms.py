@@ -1,12 +1,11 @@
-"""CRDT rooms (`--sync`): one Loro document per room, shared over the query WebSocket.
+"""Room state and the room protocol of `@sqlrooms/crdt`'s `createWebSocketSyncConnector`.
 
-Speaks the room protocol of `@sqlrooms/crdt`'s `createWebSocketSyncConnector`.
-Durability: an update is acknowledged, and relayed to the room, only after it
-is committed to an append-only log table; the log is folded into the room's
-snapshot on a debounce and at shutdown, and a room loads as snapshot + log
-replay, so a crash loses nothing that was acknowledged. All DuckDB work runs on
-one writer thread (FIFO, so per-room order holds, and appends queued together
-share one commit). Loro documents are only touched on the server's event loop.
+Durability: an update is acknowledged, and relayed to the room, only after the
+store has made it durable (see `store`); a room loads as snapshot + log replay,
+so a crash loses nothing that was acknowledged. Loro documents are only touched
+on the server's event loop. The Python API (`list`, `doc`, `apply`,
+`apply_update`) is coroutines on that loop; from another thread, call them
+through `SqlroomsServer.call`.
 """
 
 from __future__ import annotations
@@ -16,246 +15,25 @@ import base64
 import binascii
 import contextlib
 import logging
-import queue
-import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from loro import ExportMode, LoroDoc
 
-from . import protocol
-from .protocol import dumps, quote_identifier
+from .. import protocol
+from ..protocol import dumps
+from .store import LoadedRoom, RoomError, RoomInfo, RoomStore, is_loro_error
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .session import Session
+    from ..session import Session
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-LOG_TABLE = "sync_updates"
 # Log rows that force a compaction even while edits keep resetting the debounce.
 COMPACT_EVERY = 1000
 MAX_ROOM_ID = 1024
-_CONFLICT_RETRIES = 5
-
-
-class RoomError(Exception):
-    """A room request that is refused; the client gets it as an error frame."""
-
-
-@dataclass(frozen=True)
-class RoomInfo:
-    room_id: str
-    members: int
-    snapshot_bytes: int | None  # the stored snapshot; None when never compacted
-    pending_updates: int  # acknowledged updates not yet folded into the snapshot
-    last_saved: datetime | None
-    loaded: bool
-
-
-def is_loro_error(exc: BaseException) -> bool:
-    """Loro raises bare `BaseException`s (and pyo3 panics); never swallow the real ones."""
-    return (
-        isinstance(exc, Exception)
-        or type(exc) is BaseException
-        or type(exc).__name__ == "PanicException"
-    )
-
-
-# -- storage ---------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Job:
-    kind: str  # "append" | "compact" | "load" | "list"
-    args: tuple[Any, ...]
-    future: asyncio.Future[Any]
-
-
-@dataclass
-class _Loaded:
-    doc: LoroDoc
-    seq: int  # highest log seq
-    saved_seq: int  # highest seq already in the snapshot
-    snapshot_bytes: int | None
-    last_saved: datetime | None
-
-
-class Storage:
-    """The one thread that reads and writes the sync tables.
-
-    Jobs run in submission order; consecutive appends share one transaction, so a
-    burst of edits costs one commit. Results land on the event loop in order.
-    """
-
-    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
-        namespace = quote_identifier(engine.config.meta_namespace)
-        self.rooms_table = f"{namespace}.sync_rooms"
-        self.log_table = f"{namespace}.{LOG_TABLE}"
-        self._engine = engine
-        self._loop = loop
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._ready: asyncio.Future[None] = loop.create_future()
-        self.stopped = False
-
-    async def start(self) -> None:
-        """Start the thread once the engine is open; creates the update log table."""
-        self._thread = threading.Thread(target=self._run, name="sqlrooms-sync", daemon=True)
-        self._thread.start()
-        await self._ready
-
-    async def stop(self) -> None:
-        """Finish every queued job, then end the thread."""
-        if self.stopped:
-            return
-        self.stopped = True
-        self._queue.put(None)
-        if self._thread is not None:
-            await self._loop.run_in_executor(None, self._thread.join)
-
-    def submit(self, kind: str, *args: Any) -> asyncio.Future[Any]:
-        if self.stopped:
-            raise RoomError("server is shutting down")
-        job = _Job(kind, args, self._loop.create_future())
-        self._queue.put(job)
-        return job.future
-
-    # -- the thread --------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            cursor = self._engine.connection.cursor()
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.log_table} ("
-                "room_id TEXT NOT NULL, seq BIGINT NOT NULL, data BLOB NOT NULL, "
-                "created_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (room_id, seq))"
-            )
-        except BaseException as exc:
-            self._settle(self._ready, None, exc)
-            while (job := self._queue.get()) is not None:
-                self._settle(job.future, None, RoomError(f"sync storage unavailable: {exc}"))
-            return
-        self._settle(self._ready, None, None)
-        try:
-            while True:
-                jobs = [self._queue.get()]
-                with contextlib.suppress(queue.Empty):
-                    while jobs[-1] is not None:
-                        jobs.append(self._queue.get_nowait())
-                self._process(cursor, [job for job in jobs if job is not None])
-                if jobs[-1] is None:
-                    return
-        finally:
-            cursor.close()
-
-    def _process(self, cursor: duckdb.DuckDBPyConnection, jobs: list[_Job]) -> None:
-        start = 0
-        while start < len(jobs):
-            end = start + 1
-            if jobs[start].kind == "append":
-                while end < len(jobs) and jobs[end].kind == "append":
-                    end += 1
-            batch = jobs[start:end]
-            start = end
-            try:
-                result = self._transact(cursor, batch)
-            except BaseException as exc:
-                log.exception("sync storage: %s failed", batch[0].kind)
-                for job in batch:
-                    self._settle(job.future, None, exc)
-            else:
-                for job in batch:
-                    self._settle(job.future, result, None)
-
-    def _transact(self, cursor: duckdb.DuckDBPyConnection, batch: list[_Job]) -> Any:
-        kind = batch[0].kind
-        if kind == "load":
-            return self._load(cursor, batch[0].args[0])
-        if kind == "list":
-            return self._list(cursor)
-        for attempt in range(_CONFLICT_RETRIES + 1):
-            cursor.begin()
-            try:
-                if kind == "append":
-                    cursor.executemany(
-                        f"INSERT INTO {self.log_table} (room_id, seq, data) VALUES (?, ?, ?)",
-                        [job.args for job in batch],
-                    )
-                else:  # compact: the snapshot replaces the log rows it covers
-                    room_id, snapshot, upto = batch[0].args
-                    cursor.execute(
-                        f"INSERT INTO {self.rooms_table} (room_id, snapshot, updated_at) "
-                        "VALUES (?, ?, now()) ON CONFLICT (room_id) DO UPDATE SET "
-                        "snapshot = excluded.snapshot, updated_at = excluded.updated_at",
-                        [room_id, snapshot],
-                    )
-                    cursor.execute(
-                        f"DELETE FROM {self.log_table} WHERE room_id = ? AND seq <= ?",
-                        [room_id, upto],
-                    )
-                cursor.commit()
-                return None
-            except duckdb.Error as exc:
-                with contextlib.suppress(duckdb.Error):
-                    cursor.rollback()
-                if "conflict" not in str(exc).lower() or attempt == _CONFLICT_RETRIES:
-                    raise
-                time.sleep(0.01 * 2**attempt)
-        raise AssertionError("unreachable")
-
-    def _load(self, cursor: duckdb.DuckDBPyConnection, room_id: str) -> _Loaded:
-        row = cursor.execute(
-            f"SELECT snapshot, updated_at FROM {self.rooms_table} WHERE room_id = ?", [room_id]
-        ).fetchone()
-        updates = cursor.execute(
-            f"SELECT seq, data FROM {self.log_table} WHERE room_id = ? ORDER BY seq", [room_id]
-        ).fetchall()
-        doc = LoroDoc()
-        snapshot = row[0] if row else None
-        if snapshot:
-            doc.import_(snapshot)  # a corrupt snapshot fails the load rather than wipe the room
-        for seq, data in updates:
-            try:
-                doc.import_(data)
-            except BaseException as exc:
-                if not is_loro_error(exc):
-                    raise
-                log.warning("room %r: skipping unreadable log entry %d: %s", room_id, seq, exc)
-        seq = updates[-1][0] if updates else 0
-        return _Loaded(
-            doc,
-            seq=seq,
-            saved_seq=updates[0][0] - 1 if updates else seq,
-            snapshot_bytes=len(snapshot) if snapshot is not None else None,
-            last_saved=row[1] if row else None,
-        )
-
-    def _list(self, cursor: duckdb.DuckDBPyConnection) -> list[RoomInfo]:
-        rows = cursor.execute(
-            f"SELECT coalesce(r.room_id, u.room_id), octet_length(r.snapshot), r.updated_at, "
-            f"coalesce(u.n, 0) FROM {self.rooms_table} r FULL OUTER JOIN "
-            f"(SELECT room_id, count(*) AS n FROM {self.log_table} GROUP BY room_id) u "
-            "ON r.room_id = u.room_id ORDER BY 1"
-        ).fetchall()
-        return [RoomInfo(rid, 0, size, pending, saved, False) for rid, size, saved, pending in rows]
-
-    def _settle(self, future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-        def settle() -> None:
-            if future.done():
-                return
-            if exc is None:
-                future.set_result(result)
-            else:
-                future.set_exception(exc)
-
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
-            self._loop.call_soon_threadsafe(settle)
 
 
 # -- rooms -----------------------------------------------------------------
@@ -293,16 +71,12 @@ class _Room:
 
 
 class Rooms:
-    """The server's CRDT rooms: the session's `Rooms` plus a Python API.
-
-    Session hooks and `a*` methods run on the server's event loop; the plain
-    methods (`list`, `doc`, `apply`, `apply_update`) may be called from any
-    other thread and hop onto the loop.
-    """
+    """The server's CRDT rooms: the session's `Rooms` plus a Python API, all on the
+    server's event loop."""
 
     def __init__(
         self,
-        engine: Engine,
+        store: RoomStore,
         loop: asyncio.AbstractEventLoop,
         *,
         allow_client_snapshots: bool,
@@ -310,7 +84,7 @@ class Rooms:
     ) -> None:
         self.allow_client_snapshots = allow_client_snapshots
         self.save_debounce = max(0, save_debounce_ms) / 1000
-        self.storage = Storage(engine, loop)
+        self.storage = store
         self._loop = loop
         self._rooms: dict[str, _Room] = {}
         self._joined: dict[Session, _Room] = {}
@@ -447,7 +221,7 @@ class Rooms:
         elif doc.oplog_vv == before:  # nothing new: durable once the room's earlier appends are
             return _after(room.tail)
         room.seq += 1
-        written = self.storage.submit("append", room.room_id, room.seq, data)
+        written = self.storage.append(room.room_id, room.seq, data)
         room.tail = written
         done: asyncio.Future[None] = self._loop.create_future()
 
@@ -473,12 +247,18 @@ class Rooms:
                 raise RoomError("server is shutting down")
             room = _Room(room_id, self._loop.create_future())
             self._rooms[room_id] = room
-            self.storage.submit("load", room_id).add_done_callback(
-                lambda future: self._loaded(room, future)
-            )
+            self._load(room_id).add_done_callback(lambda future: self._loaded(room, future))
         return room
 
-    def _loaded(self, room: _Room, future: asyncio.Future[_Loaded]) -> None:
+    def _load(self, room_id: str) -> asyncio.Future[LoadedRoom]:
+        try:
+            return self.storage.load(room_id)
+        except RoomError as exc:
+            failed: asyncio.Future[LoadedRoom] = self._loop.create_future()
+            failed.set_exception(exc)
+            return failed
+
+    def _loaded(self, room: _Room, future: asyncio.Future[LoadedRoom]) -> None:
         exc = future.exception()
         if exc is not None:
             log.error("room %r could not be loaded: %s", room.room_id, exc)
@@ -522,7 +302,7 @@ class Rooms:
         upto = room.seq
         room.saving_seq = upto
         room.compacting += 1
-        written = self.storage.submit("compact", room.room_id, snapshot, upto)
+        written = self.storage.compact(room.room_id, snapshot, upto)
 
         def compacted(future: asyncio.Future[None]) -> None:
             room.compacting -= 1
@@ -583,7 +363,7 @@ class Rooms:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # -- Python API (on the loop) ----------------------------------------------
+    # -- Python API ------------------------------------------------------------
 
     def summary(self) -> list[dict[str, Any]]:
         """Loaded rooms, from memory; cheap enough for `status()` on any thread."""
@@ -598,22 +378,23 @@ class Rooms:
             for info in (room.info() for room in list(self._rooms.values()) if room.ready)
         ]
 
-    async def alist(self) -> list[RoomInfo]:
+    async def list(self) -> list[RoomInfo]:
         """Every stored room, with live numbers for the loaded ones."""
-        stored = {info.room_id: info for info in await self.storage.submit("list")}
+        stored = {info.room_id: info for info in await self.storage.list()}
         for room in list(self._rooms.values()):
             if room.ready:
                 stored[room.room_id] = room.info()
         return [stored[room_id] for room_id in sorted(stored)]
 
-    async def adoc(self, room_id: str) -> LoroDoc:
+    async def doc(self, room_id: str) -> LoroDoc:
         """A copy of the room's document (edits to it go nowhere: use `apply`)."""
         with self._hold(room_id) as room:
             await self._ready(room)
             return room.doc.fork()
 
-    async def aapply(self, room_id: str, fn: Callable[[LoroDoc], Any]) -> bytes | None:
-        """Run `fn` on a copy of the room's doc and sync its changes like a client's update.
+    async def apply(self, room_id: str, fn: Callable[[LoroDoc], Any]) -> bytes | None:
+        """Run `fn` on a copy of the room's doc and sync its changes like a client's update;
+        `fn` runs on the server's loop, so keep it short.
 
         A copy, so that an `fn` that raises changes nothing. Returns the update
         (None when `fn` changed nothing) once it is durable and sent to the room.
@@ -629,40 +410,11 @@ class Rooms:
             await self._commit(room, update, None)
             return update
 
-    async def aapply_update(self, room_id: str, data: bytes) -> None:
+    async def apply_update(self, room_id: str, data: bytes) -> None:
         """Import a Loro update or snapshot into the room as if a client had sent it."""
         with self._hold(room_id) as room:
             await self._ready(room)
             await self._commit(room, bytes(data), None)
-
-    # -- Python API (any other thread) -------------------------------------------
-
-    def list(self, timeout: float = 30) -> list[RoomInfo]:
-        return self._call(self.alist, timeout=timeout)
-
-    def doc(self, room_id: str, timeout: float = 30) -> LoroDoc:
-        return self._call(self.adoc, room_id, timeout=timeout)
-
-    def apply(
-        self, room_id: str, fn: Callable[[LoroDoc], Any], timeout: float = 30
-    ) -> bytes | None:
-        """`aapply` from another thread; `fn` runs on the server's loop, so keep it short."""
-        return self._call(self.aapply, room_id, fn, timeout=timeout)
-
-    def apply_update(self, room_id: str, data: bytes, timeout: float = 30) -> None:
-        return self._call(self.aapply_update, room_id, data, timeout=timeout)
-
-    def _call(self, method: Callable[..., Coroutine[Any, Any, T]], *args: Any, timeout: float) -> T:
-        try:
-            on_loop = asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop:
-            raise RuntimeError(
-                f"Rooms.{method.__name__.removeprefix('a')}() would block the server's "
-                f"event loop; await Rooms.{method.__name__}() instead"
-            )
-        return asyncio.run_coroutine_threadsafe(method(*args), self._loop).result(timeout)
 
 
 def _after(tail: asyncio.Future[None] | None) -> asyncio.Future[None]:
@@ -672,5 +424,10 @@ def _after(tail: asyncio.Future[None] | None) -> asyncio.Future[None]:
     if tail is None or tail.done():
         done.set_result(None)
     else:
-        tail.add_done_callback(lambda _: done.done() or done.set_result(None))
+
+        def resolve(_: asyncio.Future[None]) -> None:
+            if not done.done():
+                done.set_result(None)
+
+        tail.add_done_callback(resolve)
     return done

@@ -1,0 +1,137 @@
+"""One protocol query on a worker's cursor: statement kinds, results, the cache, uploads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from . import results
+from .cache import ResultCache
+from .executor import Task
+from .flow import Pieces, StreamSender
+from .protocol import Query, arrow_prefix, quote_identifier
+
+
+@dataclass
+class Outcome:
+    """What a query produced: `ok`, a whole payload, or a payload already streamed."""
+
+    kind: str  # "ok" | "arrow" | "json"
+    payload: bytes | bytearray | Pieces | None = None
+
+
+class QueryRunner:
+    def __init__(
+        self,
+        *,
+        cache: ResultCache | None,
+        invalidate: Callable[[], None],
+        direct_select: bool,
+        batch_rows: int,
+        stream_chunk_bytes: int,
+    ) -> None:
+        self.cache = cache
+        self._invalidate = invalidate
+        self._direct_select = direct_select
+        self._batch_rows = batch_rows
+        self._stream_chunk_bytes = stream_chunk_bytes
+
+    def run(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        query: Query,
+        stream: StreamSender | None,
+    ) -> Outcome:
+        """Execute one protocol query (in a worker thread)."""
+        types = results.statement_types(cursor, query.sql)
+        read_only = results.is_read_only(types)
+        if query.kind == "exec":
+            # `execute` leaves a SELECT's result open on the cursor: it is not kept.
+            try:
+                cursor.execute(query.sql)
+            finally:
+                if not read_only:
+                    self._invalidate()
+            return Outcome("ok")
+        task.cursor_reusable = read_only
+        cache = self.cache if query.persist and read_only else None
+        if cache is None:
+            try:
+                return self._compute(cursor, task, query, types, stream)
+            finally:
+                if not read_only:
+                    self._invalidate()
+        key = ResultCache.key(query.kind, query.sql)
+        with cache.computing(key):
+            stored = cache.get(key)
+            if stored is not None:
+                return _from_cache(query, stored)
+            generation = cache.generation
+            outcome = self._compute(cursor, task, query, types, None)
+            if outcome.payload is not None:
+                cache.put(key, _cacheable(query, outcome.payload), generation)
+            return outcome
+
+    def _compute(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        query: Query,
+        types: list[Any],
+        stream: StreamSender | None,
+    ) -> Outcome:
+        task.check()
+        if query.kind == "arrow" and self._direct_select and types == [duckdb.StatementType.SELECT]:
+            reader = results.select_batches(cursor, query.sql, self._batch_rows)
+        else:
+            relation = cursor.sql(query.sql)
+            if relation is None or results.answers_ok(types):
+                return Outcome("ok")
+            if query.kind == "json":
+                return Outcome("json", results.json_records(relation))
+            reader = results.record_batches(relation, self._batch_rows)
+        payload = results.write_arrow(
+            reader,
+            arrow_prefix(query.query_id),
+            inline_limit=self._stream_chunk_bytes,
+            stream=stream,
+            check=task.check,
+        )
+        return Outcome("arrow", payload)
+
+    def upload_arrow(
+        self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview
+    ) -> None:
+        """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream."""
+        import pyarrow as pa
+
+        reader = pa.ipc.open_stream(pa.py_buffer(ipc))
+        view = f"__sqlrooms_upload_{threading.get_ident()}_{id(task)}"
+        cursor.register(view, reader)
+        try:
+            task.check()
+            cursor.execute(
+                f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {quote_identifier(view)}"
+            )
+        finally:
+            cursor.unregister(view)
+            self._invalidate()
+
+
+def _cacheable(query: Query, payload: bytes | bytearray | Pieces) -> bytes:
+    if isinstance(payload, list):  # JSON records
+        return b"".join(payload)
+    if query.kind == "arrow":  # store without the per-query frame prefix
+        return bytes(payload[len(arrow_prefix(query.query_id)) :])
+    return bytes(payload)
+
+
+def _from_cache(query: Query, stored: bytes) -> Outcome:
+    if query.kind == "arrow":
+        return Outcome("arrow", arrow_prefix(query.query_id) + stored)
+    return Outcome("json", [stored])

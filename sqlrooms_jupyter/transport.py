@@ -1,0 +1,140 @@
+"""Every use of Tornado's private WebSocket API, in one place.
+
+Two things Tornado does not offer publicly: writing a frame straight to the
+socket's stream (its own writer copies the payload once more, and cannot send
+a message as fragments produced later), and a protocol that answers invalid
+UTF-8 and oversized messages instead of dropping the socket. Imports neither
+DuckDB nor pyarrow: the Jupyter server's relay uses it too.
+`tests/test_transport.py` fails loudly when a Tornado upgrade changes what this
+module relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import tornado.websocket
+from tornado.iostream import StreamClosedError
+
+from .protocol import CLOSE_TOO_BIG
+
+TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
+_DRAIN_SECONDS = 5.0
+
+Buffer = bytes | bytearray | memoryview
+
+
+def frame_header(fin: bool, opcode: int, size: int) -> bytes:
+    """An unmasked (server to client) WebSocket frame header, RFC 6455 section 5.2."""
+    first = (0x80 if fin else 0) | opcode
+    if size < 126:
+        return struct.pack("!BB", first, size)
+    if size <= 0xFFFF:
+        return struct.pack("!BBH", first, 126, size)
+    return struct.pack("!BBQ", first, 127, size)
+
+
+def write_frame(
+    handler: tornado.websocket.WebSocketHandler, fin: bool, opcode: int, pieces: Sequence[Buffer]
+) -> asyncio.Future[None]:
+    """Write one frame of `pieces` to the handler's stream, without copying large pieces.
+
+    Returns the future of the last write (resolved once the socket took every
+    byte); raises StreamClosedError when the socket is gone.
+    """
+    connection = handler.ws_connection
+    stream = getattr(connection, "stream", None)
+    if connection is None or connection.is_closing() or stream is None:
+        raise StreamClosedError()
+    written: Any = None
+    for piece in _coalesced(frame_header(fin, opcode, sum(map(len, pieces))), pieces):
+        written = stream.write(piece)
+    return written  # type: ignore[no-any-return]
+
+
+# Pieces smaller than this are copied into one write with their neighbours: each
+# `IOStream.write` is a send(2) and, with TCP_NODELAY, a packet.
+_COALESCE_BELOW = 64 << 10
+
+
+def _coalesced(header: bytes, pieces: Sequence[Buffer]) -> list[bytes | memoryview]:
+    out: list[bytes | memoryview] = []
+    small = bytearray(header)
+    for piece in pieces:
+        if len(piece) < _COALESCE_BELOW:
+            small += piece
+            continue
+        if small:
+            out.append(memoryview(small))
+            small = bytearray()
+        out.append(piece if isinstance(piece, (bytes, memoryview)) else memoryview(piece))
+    if small:
+        out.append(memoryview(small))
+    return out
+
+
+class _LenientProtocol(tornado.websocket.WebSocketProtocol13):
+    """Tornado's protocol with two changes: invalid UTF-8 text goes to the handler's
+    `on_invalid_text` instead of dropping the socket, and an oversized message ends
+    in a close frame the client can actually read.
+    """
+
+    _draining: asyncio.Task[None] | None = None
+    _too_big = False
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if code == CLOSE_TOO_BIG and not self.server_terminated:
+            self._too_big = True
+        super().close(code, reason)
+
+    def _abort(self) -> None:
+        # Tornado drops the socket right after its 1009 close frame, while the client
+        # is still sending the oversized message: the reset that follows can destroy
+        # the close frame before the client reads it. Discard its bytes until it closes.
+        if self._too_big and self.stream is not None and not self.stream.closed():
+            if self._draining is None:
+                self.client_terminated = self.server_terminated = True
+                self._draining = asyncio.ensure_future(self._drain())
+            return
+        super()._abort()
+
+    async def _drain(self) -> None:
+        stream = self.stream
+        deadline = asyncio.get_running_loop().call_later(_DRAIN_SECONDS, stream.close)
+        try:
+            while True:
+                await stream.read_bytes(1 << 16, partial=True)
+        except StreamClosedError:
+            pass
+        finally:
+            deadline.cancel()
+            self._too_big = False
+            super()._abort()
+
+    def _handle_message(self, opcode: int, data: bytes) -> Any:
+        if opcode == TEXT and not self.client_terminated and not self._frame_compressed:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                # Awaited like on_message's result, so the next message waits for it.
+                return self.handler.on_invalid_text(data)  # type: ignore[attr-defined]
+        return super()._handle_message(opcode, data)
+
+
+def lenient_protocol(
+    handler: tornado.websocket.WebSocketHandler,
+) -> tornado.websocket.WebSocketProtocol | None:
+    """For `WebSocketHandler.get_websocket_protocol`; the handler must define
+    `on_invalid_text(data)`."""
+    if handler.request.headers.get("Sec-WebSocket-Version") != "13":
+        return None
+    params = tornado.websocket._WebSocketParams(
+        ping_interval=handler.ping_interval,
+        ping_timeout=handler.ping_timeout,
+        max_message_size=handler.max_message_size,
+        compression_options=handler.get_compression_options(),
+    )
+    return _LenientProtocol(handler, False, params)
