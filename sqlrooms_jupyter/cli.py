@@ -12,6 +12,7 @@ from pathlib import Path
 from ._version import __version__
 from .engine import EngineConfig
 from .executor import default_pool_size
+from .sandbox import Sandbox
 from .server import ServerConfig, SqlroomsServer
 from .session import Limits
 
@@ -125,6 +126,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="CRDT snapshot compaction delay (default 500)",
     )
     add(
+        "--read-only",
+        action="store_true",
+        help="open the database read-only: every write (DDL, DML, uploads, COPY … TO) is refused",
+    )
+    add(
+        "--allowed-directories",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="file access only under DIR (repeatable): no other files, URLs, ATTACH or new "
+        "extensions",
+    )
+    add(
+        "--query-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="cancel queries still running after this many seconds",
+    )
+    add("--memory-limit", default=None, metavar="SIZE", help="DuckDB's memory_limit, e.g. 4GB")
+    add("--threads", type=int, default=None, help="DuckDB's worker threads")
+    add(
+        "--max-connections",
+        type=int,
+        default=1024,
+        help="connections accepted at once; more get HTTP 503 (default 1024)",
+    )
+    add(
+        "--max-sql-size",
+        type=parse_size,
+        default=256 << 10,
+        metavar="SIZE",
+        help="longest SQL text a client may send (default 256K)",
+    )
+    add(
         "--init-sql",
         type=read_sql_file,
         default=None,
@@ -160,7 +196,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         allow_client_snapshots=args.allow_client_snapshots,
         save_debounce_ms=args.save_debounce_ms,
         max_message_size=args.max_message_size,
-        limits=Limits(auth_timeout=args.auth_timeout),
+        limits=Limits(
+            auth_timeout=args.auth_timeout,
+            query_timeout=args.query_timeout,
+            max_connections=args.max_connections,
+            max_sql_chars=args.max_sql_size,
+        ),
         engine=EngineConfig(
             db_path=args.db_path or ":memory:",
             extensions=args.extensions,
@@ -169,6 +210,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             cache_dir=args.cache_dir,
             pool_size=args.pool_size,
             init_sql=args.init_sql or "",
+            sandbox=Sandbox(
+                read_only=args.read_only,
+                allowed_directories=tuple(args.allowed_directories),
+                memory_limit=args.memory_limit,
+                threads=args.threads,
+            ),
         ),
     )
 
@@ -204,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
         return 1
-    except Exception as exc:  # the database could not be opened, most often
-        log.error("cannot start: %s", exc)
-        return 1
+    except Exception as exc:  # the database could not be opened (locked, corrupt, a bad flag)
+        log.error("cannot start: %s", (str(exc).strip().splitlines() or [repr(exc)])[0])
+        return 2
     return 0

@@ -23,6 +23,7 @@ from .metadata import MetaTables
 from .protocol import ProtocolError, Query
 from .registry import SharedObjects
 from .runner import Outcome, QueryRunner
+from .sandbox import Refused, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,12 @@ class EngineConfig:
     stream_chunk_bytes: int = 4 << 20
     # Statements run once on the server's connection after it opens (`--init-sql`).
     init_sql: str = ""
+    sandbox: Sandbox = field(default_factory=Sandbox)
 
 
 def is_expected_error(exc: BaseException) -> bool:
     """Errors a client causes (bad SQL, cancels, refusals); anything else is a bug to log."""
-    if isinstance(exc, (duckdb.Error, Cancelled, Unavailable, ProtocolError)):
+    if isinstance(exc, (duckdb.Error, Cancelled, Unavailable, ProtocolError, Refused)):
         return True
     return type(exc).__module__.startswith("pyarrow")  # e.g. a truncated Arrow upload
 
@@ -100,16 +102,19 @@ class Engine:
     def open(self) -> None:
         """Connect, load extensions and create the meta tables (blocking)."""
         cfg = self.config
-        con = self._given_connection or _connect(cfg.db_path)
+        sandbox = cfg.sandbox
+        con = self._given_connection or _connect(cfg.db_path, read_only=sandbox.read_only)
         try:
             # A connection lent by a notebook is in use on the kernel's thread too;
             # a cursor of its own keeps the set-up off that object.
             setup = con.cursor() if self._given_connection is not None else con
             for spec in cfg.extensions:
                 self._load_extension(setup, spec)
-            self.meta.create(setup)
+            if not sandbox.read_only or cfg.meta_db:  # a read-only database gets no new tables
+                self.meta.create(setup)
             if cfg.init_sql.strip():
                 setup.execute(cfg.init_sql)
+            sandbox.apply(setup)  # last: it locks the configuration
             direct_select = results.direct_select(setup)
         except Exception:
             if self._given_connection is None:
@@ -120,6 +125,7 @@ class Engine:
             cache=self.cache,
             invalidate=self.invalidate_cache,
             direct_select=direct_select,
+            read_only=sandbox.read_only,
             batch_rows=cfg.batch_rows,
             stream_chunk_bytes=cfg.stream_chunk_bytes,
         )
@@ -226,7 +232,11 @@ class Engine:
         }
 
 
-def _connect(db_path: str) -> duckdb.DuckDBPyConnection:
+def _connect(db_path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if read_only:
+        if db_path == ":memory:":
+            raise ValueError("--read-only needs a database file (--db-path)")
+        return duckdb.connect(str(Path(db_path).expanduser()), read_only=True)
     if db_path != ":memory:":
         path = Path(db_path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)

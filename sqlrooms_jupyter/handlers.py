@@ -110,6 +110,11 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
 
     def prepare(self) -> None:
         config = self.server.config
+        limit = config.limits.max_connections
+        if self.server.connections >= limit:
+            raise tornado.web.HTTPError(
+                503, reason=f"Too many connections (this server accepts {limit})"
+            )
         token = security.request_token(self.request)
         if self.relay:
             # The relay has authenticated its user with Jupyter; it proves itself with the secret.

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--extensions", default="", help="comma-separated DuckDB extensions")
     start.add_argument("--allow-origin", action="append", default=[], dest="allow_origins")
     start.add_argument("--max-message-size", type=parse_size, default=None)
+    start.add_argument("--read-only", action="store_true", help="refuse every write")
+    start.add_argument("--allowed-directories", action="append", default=[], metavar="DIR")
+    start.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS")
+    start.add_argument("--memory-limit", default=None, metavar="SIZE")
+    start.add_argument("--threads", type=int, default=None)
+    start.add_argument("--max-connections", type=int, default=1024)
+    start.add_argument("--max-sql-size", type=parse_size, default=256 << 10, metavar="SIZE")
 
     commands.add_parser("stop", add_help=False)
     commands.add_parser("status", add_help=False)
@@ -97,12 +104,18 @@ class SqlroomsMagics(Magics):
                         [--connection VAR | --db-path PATH] [--sync]
                         [--meta-db PATH] [--meta-namespace NS] [--extensions LIST]
                         [--allow-origin ORIGIN] [--max-message-size SIZE]
+                        [--read-only] [--allowed-directories DIR] [--query-timeout S]
+                        [--memory-limit SIZE] [--threads N] [--max-connections N]
+                        [--max-sql-size SIZE]
             Start the server on a thread of its own: a busy cell does not delay clients.
             It serves `duckdb.default_connection()` (what `duckdb.sql()` uses) unless
             --connection names a connection variable or --db-path a database file.
             The default port 4000 falls back to a free one when taken; --port 0 always
             picks one. Clients need the printed token unless --no-token. Jupyter's own
             server reaches it at {base_url}sqlrooms/kernels/<kernel_id>/ws.
+            The sandbox flags (--read-only, --allowed-directories, --memory-limit,
+            --threads) are DuckDB settings of the whole database, so they bind this
+            notebook's own cells too, and are locked until the kernel restarts.
         %sqlrooms stop
             Cancel in-flight queries, save rooms, close sockets, free the port.
         %sqlrooms status | queries | subscriptions | rooms
@@ -154,6 +167,13 @@ class SqlroomsMagics(Magics):
                 extensions=extensions,
                 allow_origins=args.allow_origins,
                 max_message_size=args.max_message_size,
+                read_only=args.read_only,
+                allowed_directories=args.allowed_directories,
+                query_timeout=args.query_timeout,
+                memory_limit=args.memory_limit,
+                threads=args.threads,
+                max_connections=args.max_connections,
+                max_sql_size=args.max_sql_size,
             )
         except (RuntimeError, ValueError) as exc:
             raise UsageError(str(exc)) from None

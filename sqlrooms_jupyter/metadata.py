@@ -49,7 +49,10 @@ class MetaTables:
             }
             if self.namespace not in attached:
                 literal = str(path).replace("'", "''")
-                con.execute(f"ATTACH '{literal}' AS {quote_identifier(self.namespace)}")
+                # READ_WRITE: also when the main database is open read-only.
+                con.execute(
+                    f"ATTACH '{literal}' AS {quote_identifier(self.namespace)} (READ_WRITE)"
+                )
         else:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.namespace)}")
         for statement in self.definitions():

@@ -15,7 +15,9 @@ import duckdb
 
 from .engine import EngineConfig
 from .kernel import DEFAULT_PORT, KernelServer, random_token
+from .sandbox import Sandbox
 from .server import ServerConfig
+from .session import Limits
 
 _current: KernelServer | None = None
 _hooked_shell: Any = None
@@ -40,6 +42,13 @@ def start(
     extensions: Sequence[str] = (),
     allow_origins: Sequence[str] = (),
     max_message_size: int | None = None,
+    read_only: bool = False,
+    allowed_directories: Sequence[str] = (),
+    query_timeout: float | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    max_connections: int = 1024,
+    max_sql_size: int = 256 << 10,
 ) -> KernelServer:
     """Start this kernel's SQLRooms server on a thread of its own.
 
@@ -47,7 +56,9 @@ def start(
     `duckdb.sql()` in cells uses), or a database file of its own with
     `db_path`. A random token is required unless `require_token=False`.
     The default port falls back to a free one when taken; `port=0` always
-    picks a free one.
+    picks a free one. `read_only`, `allowed_directories`, `memory_limit` and
+    `threads` are DuckDB settings of the whole database (the notebook's cells
+    too), locked once set; see the README's sandbox section.
     """
     global _current
     running = current()
@@ -64,11 +75,22 @@ def start(
         auth_token=token,
         allow_origins=tuple(allow_origins),
         sync=sync,
+        limits=Limits(
+            query_timeout=query_timeout,
+            max_connections=max_connections,
+            max_sql_chars=max_sql_size,
+        ),
         engine=EngineConfig(
             db_path=db_path or ":memory:",
             extensions=tuple(extensions),
             meta_namespace=meta_namespace,
             meta_db=meta_db,
+            sandbox=Sandbox(
+                read_only=read_only,
+                allowed_directories=tuple(allowed_directories),
+                memory_limit=memory_limit,
+                threads=threads,
+            ),
         ),
     )
     if max_message_size is not None:

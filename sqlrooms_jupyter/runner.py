@@ -14,6 +14,11 @@ from .cache import ResultCache
 from .executor import Task
 from .flow import Pieces, StreamSender
 from .protocol import Query, arrow_prefix, quote_identifier
+from .sandbox import READ_ONLY_REFUSAL, Refused
+
+# Longer SQL is not parsed up front: DuckDB's `extract_statements` holds the GIL while it
+# parses (a 2 MB statement stalled every other client for seconds); executing releases it.
+_CLASSIFY_BELOW = 16 << 10
 
 
 @dataclass
@@ -31,12 +36,14 @@ class QueryRunner:
         cache: ResultCache | None,
         invalidate: Callable[[], None],
         direct_select: bool,
+        read_only: bool = False,
         batch_rows: int,
         stream_chunk_bytes: int,
     ) -> None:
         self.cache = cache
         self._invalidate = invalidate
         self._direct_select = direct_select
+        self._read_only = read_only
         self._batch_rows = batch_rows
         self._stream_chunk_bytes = stream_chunk_bytes
 
@@ -48,8 +55,10 @@ class QueryRunner:
         stream: StreamSender | None,
     ) -> Outcome:
         """Execute one protocol query (in a worker thread)."""
-        types = results.statement_types(cursor, query.sql)
-        read_only = results.is_read_only(types)
+        types = self._statement_types(cursor, query.sql)
+        read_only = types is not None and results.is_read_only(types)
+        if self._read_only and not read_only:
+            raise Refused(READ_ONLY_REFUSAL)
         if query.kind == "exec":
             # `execute` leaves a SELECT's result open on the cursor: it is not kept.
             try:
@@ -77,12 +86,18 @@ class QueryRunner:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
             return outcome
 
+    def _statement_types(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> list[Any] | None:
+        """The statements' types; None for a long text (then it counts as a write)."""
+        if len(sql) >= _CLASSIFY_BELOW and not self._read_only:
+            return None
+        return results.statement_types(cursor, sql)
+
     def _compute(
         self,
         cursor: duckdb.DuckDBPyConnection,
         task: Task,
         query: Query,
-        types: list[Any],
+        types: list[Any] | None,
         stream: StreamSender | None,
     ) -> Outcome:
         task.check()
@@ -90,7 +105,7 @@ class QueryRunner:
             reader = results.select_batches(cursor, query.sql, self._batch_rows)
         else:
             relation = cursor.sql(query.sql)
-            if relation is None or results.answers_ok(types):
+            if relation is None or results.answers_ok(types or []):
                 return Outcome("ok")
             if query.kind == "json":
                 return Outcome("json", results.json_records(relation))
@@ -110,6 +125,8 @@ class QueryRunner:
         """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream."""
         import pyarrow as pa
 
+        if self._read_only:
+            raise Refused(READ_ONLY_REFUSAL)
         reader = pa.ipc.open_stream(pa.py_buffer(ipc))
         view = f"__sqlrooms_upload_{threading.get_ident()}_{id(task)}"
         cursor.register(view, reader)

@@ -99,6 +99,10 @@ class SqlroomsServer:
         return f"ws://{host}:{self.port}/"
 
     @property
+    def connections(self) -> int:
+        return len(self.state.sessions) if self.state is not None else 0
+
+    @property
     def ready(self) -> bool:
         return self.state is not None and self.state.ready.is_set() and self.engine.ready
 
@@ -146,6 +150,9 @@ class SqlroomsServer:
 
     async def start(self) -> None:
         """Listen, then open the database; /readyz answers 503 until it is open."""
+        engine_config = self.config.engine
+        if self.config.sync and engine_config.sandbox.read_only and not engine_config.meta_db:
+            raise ValueError("CRDT rooms (--sync) with --read-only need --meta-db PATH")
         loop = asyncio.get_running_loop()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self.state = ServerState(
@@ -273,7 +280,6 @@ class SqlroomsServer:
 
     def status(self) -> dict[str, Any]:
         now = time.time()
-        state = self.state
         return {
             "url": self.url,
             "pid": os.getpid(),
@@ -282,7 +288,7 @@ class SqlroomsServer:
             "database": self.config.engine.db_path,
             "auth": self.config.auth_token is not None,
             "sync": self.config.sync,
-            "connections": len(state.sessions) if state is not None else 0,
+            "connections": self.connections,
             "queries": [
                 {
                     "queryId": task.query_id,

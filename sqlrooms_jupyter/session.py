@@ -22,6 +22,7 @@ from .engine import Cancelled, Engine, Outcome, Task, is_expected_error
 from .flow import Backpressure, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
 from .pubsub import Hub
+from .sandbox import Refused
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ class Limits:
     max_subscriptions: int = 1024
     # With a token: how long a connection may stay unauthenticated before it is closed.
     auth_timeout: float = 10.0
+    # Longest SQL text; DuckDB's parser can take far more memory than the text's size.
+    max_sql_chars: int = 256 << 10
+    # A query still unanswered after this many seconds is cancelled (None: never).
+    query_timeout: float | None = None
+    # Connections the server accepts at once (across all its sockets).
+    max_connections: int = 1024
 
 
 class Rooms(Protocol):
@@ -88,6 +95,7 @@ class ServerState:
 class InFlight:
     task: Task
     stream: StreamSender | None = None
+    deadline: asyncio.TimerHandle | None = None
 
 
 class Session:
@@ -231,6 +239,7 @@ class Session:
 
     def _on_query(self, message: dict[str, Any]) -> None:
         query = protocol.parse_query(message)
+        protocol.check_sql_cost(query.sql, self.state.limits.max_sql_chars, query.query_id)
         engine = self.state.engine
         task = Task(query.kind, query.sql, query.query_id, owner=self)
         stream = None
@@ -284,8 +293,11 @@ class Session:
         engine = self.state.engine
         if engine.closing:
             raise ProtocolError("server is shutting down", query_id)
-        self.inflight[query_id] = InFlight(task, stream)
+        flight = self.inflight[query_id] = InFlight(task, stream)
         loop = self.state.loop
+        timeout = self.state.limits.query_timeout
+        if timeout:
+            flight.deadline = loop.call_later(timeout, self._time_out, flight, timeout)
 
         def done(_: concurrent.futures.Future[Any]) -> None:
             with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
@@ -317,6 +329,8 @@ class Session:
         if flight is None or flight.task is not task or self.closed:
             return  # already answered (cancelled) or nobody is listening
         del self.inflight[task.query_id]
+        if flight.deadline is not None:
+            flight.deadline.cancel()
         try:
             result = task.future.result()
         except (Cancelled, concurrent.futures.CancelledError):
@@ -327,6 +341,11 @@ class Session:
             self._error(error_message(exc), task.query_id)
         else:
             on_result(result)
+
+    def _time_out(self, flight: InFlight, seconds: float) -> None:
+        query_id = flight.task.query_id
+        if self.inflight.get(query_id) is flight and self._cancel_flight(query_id):
+            self._error(f"query timed out after {seconds:g} s", query_id)
 
     def _on_cancel(self, message: dict[str, Any]) -> None:
         query_id = protocol.message_query_id(message)
@@ -353,6 +372,8 @@ class Session:
         ):
             return False
         del self.inflight[flight.task.query_id]
+        if flight.deadline is not None:
+            flight.deadline.cancel()
         return True
 
     def _on_subscribe(self, message: dict[str, Any]) -> None:
@@ -399,6 +420,6 @@ def error_message(exc: BaseException) -> str:
     """DuckDB's own message; other failures keep their type for context."""
     import duckdb
 
-    if isinstance(exc, duckdb.Error):
+    if isinstance(exc, (duckdb.Error, Refused)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

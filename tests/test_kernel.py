@@ -336,3 +336,21 @@ def test_terminal_ipython_prints_plain_tables(tmp_path: Path) -> None:
     assert "SQLRooms server\n  url                ws://127.0.0.1:" in result.stdout
     assert "In-flight queries\n  (none)" in result.stdout
     assert "SQLRooms server stopped." in result.stdout
+
+
+def test_sandbox_options_on_the_magic(kernel: RunningKernel, tmp_path: Path) -> None:
+    db = tmp_path / "sandboxed.duckdb"
+    options = f"--port 0 --db-path {db} --query-timeout 0.5 --max-sql-size 1K --read-only"
+    kernel.run(f"import duckdb\nduckdb.connect('{db}').execute('create table t(x int)').close()")
+    started = kernel.start_server(options)
+    try:
+        with Client(started.client_url) as client:
+            assert client.query("select count(*) n from t", kind="json") == [{"n": 0}]
+            refused = client.query("insert into t values (1)", kind="json")
+            assert "--read-only" in refused["error"]
+            long = client.query("select " + "1+" * 600 + "1", kind="json")
+            assert "--max-sql-size" in long["error"]
+            slow = client.query("select count(*) from range(1000000000000)", kind="json")
+            assert slow["error"] == "query timed out after 0.5 s"
+    finally:
+        kernel.run("%sqlrooms stop")

@@ -90,8 +90,9 @@ def test_locked_database_is_a_clear_error(start_server, tmp_path: Path) -> None:
         text=True,
         timeout=30,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "cannot start" in result.stderr and "lock" in result.stderr.lower()
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_unavailable_extension_is_a_warning_not_a_failure(start_server) -> None:
