@@ -204,6 +204,9 @@ class Engine:
     def cancel(self, task: Task) -> bool:
         return self.executor.cancel(task)
 
+    def progress(self, task: Task) -> float | None:
+        return self.executor.progress(task)
+
     def run_query(
         self,
         cursor: duckdb.DuckDBPyConnection,

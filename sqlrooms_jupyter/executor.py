@@ -223,6 +223,19 @@ class Executor:
                 attempt += 1
                 time.sleep(delay)
 
+    @staticmethod
+    def progress(task: Task) -> float | None:
+        """DuckDB's progress (0-100) of the task's running statement, if it tracks one."""
+        with task.cursor_lock:
+            cursor = task.cursor
+            if cursor is None:
+                return None
+            try:
+                value = float(cursor.query_progress())
+            except duckdb.Error:
+                return None
+        return value if value >= 0 else None
+
     def cancel(self, task: Task) -> bool:
         """Stop a task: a queued (or not yet submitted) one never runs, a running one is
         interrupted."""

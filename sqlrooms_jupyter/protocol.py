@@ -47,6 +47,8 @@ class Query:
     sql: str
     query_id: str
     persist: bool = False
+    # Opt-in: `{"type":"progress","queryId":Q,"percentage":P}` frames while it runs.
+    progress: bool = False
 
 
 def new_query_id() -> str:
@@ -99,7 +101,11 @@ def parse_query(message: dict[str, Any]) -> Query:
     if not sql.strip():
         raise ProtocolError("empty 'sql'", query_id)
     return Query(
-        kind=message["type"], sql=sql, query_id=query_id, persist=message.get("persist") is True
+        kind=message["type"],
+        sql=sql,
+        query_id=query_id,
+        persist=message.get("persist") is True,
+        progress=message.get("progress") is True,
     )
 
 

@@ -55,6 +55,8 @@ class QueryRunner:
         stream: StreamSender | None,
     ) -> Outcome:
         """Execute one protocol query (in a worker thread)."""
+        if query.progress:
+            _track_progress(cursor, task)
         types = self._statement_types(cursor, query.sql)
         read_only = types is not None and results.is_read_only(types)
         if self._read_only and not read_only:
@@ -67,7 +69,7 @@ class QueryRunner:
                 if not read_only:
                     self._invalidate()
             return Outcome("ok")
-        task.cursor_reusable = read_only
+        task.cursor_reusable = read_only and not query.progress
         cache = self.cache if query.persist and read_only else None
         if cache is None:
             try:
@@ -138,6 +140,16 @@ class QueryRunner:
         finally:
             cursor.unregister(view)
             self._invalidate()
+
+
+def _track_progress(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:
+    """Have DuckDB track progress on this cursor (silently: no bar printed); a locked
+    configuration (the sandbox) refuses it, and the query runs without progress."""
+    try:
+        cursor.execute("SET enable_progress_bar = true")
+        cursor.execute("SET enable_progress_bar_print = false")
+    except duckdb.Error:
+        pass
 
 
 def _cacheable(query: Query, payload: bytes | bytearray | Pieces) -> bytes:

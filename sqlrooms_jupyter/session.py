@@ -26,6 +26,9 @@ from .sandbox import Refused
 
 log = logging.getLogger(__name__)
 
+# How often a query that asked for progress is looked at.
+PROGRESS_INTERVAL = 0.1
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -109,7 +112,8 @@ class Session:
         self.closed = False
         self.inflight: dict[str, InFlight] = {}
         self.subscriptions: set[str] = set()
-        self._held: set[asyncio.Future[None]] = set()  # queries waiting for the database
+        # Queries waiting for the database, progress reporters.
+        self._background: set[asyncio.Future[None]] = set()
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "auth": self._on_auth,
             "arrow": self._on_query,
@@ -263,6 +267,24 @@ class Session:
                 raise
 
         self._submit(task, work, lambda outcome: self._deliver(query, outcome), stream)
+        if query.progress:
+            reporter = asyncio.ensure_future(self._report_progress(self.inflight[query.query_id]))
+            self._background.add(reporter)
+            reporter.add_done_callback(self._background.discard)
+
+    async def _report_progress(self, flight: InFlight) -> None:
+        """While the query runs, its progress whenever it changes (opt-in per query)."""
+        task, last = flight.task, None
+        while self.inflight.get(task.query_id) is flight and not self.closed:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            percentage = self.state.engine.progress(task)
+            if percentage is not None and percentage != last and task.query_id in self.inflight:
+                last = percentage
+                self._send_text(
+                    protocol.dumps(
+                        {"type": "progress", "queryId": task.query_id, "percentage": percentage}
+                    )
+                )
 
     def _deliver(self, query: Query, outcome: Outcome) -> None:
         if outcome.kind == "ok":
@@ -308,8 +330,8 @@ class Session:
             self._run(task, work)
         else:
             held = asyncio.ensure_future(self._run_when_ready(task, work))
-            self._held.add(held)
-            held.add_done_callback(self._held.discard)
+            self._background.add(held)
+            held.add_done_callback(self._background.discard)
 
     async def _run_when_ready(self, task: Task, work: Callable[[Any, Task], Any]) -> None:
         await self.state.ready.wait()

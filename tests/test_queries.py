@@ -334,3 +334,27 @@ def test_exec_of_a_select_leaves_no_open_result_for_the_next_query(start_server)
         frame = client.query("create or replace table t(x int)", kind="arrow")
         assert frame == {"type": "ok", "queryId": "q"}
         assert client.query("select count(*) n from t", kind="json") == [{"n": 0}]
+
+
+PROGRESS_SQL = (
+    "select count(*) n from range(25000000) a join range(25000000) b on a.range = b.range + 1"
+)
+
+
+def test_progress_frames_only_for_queries_that_ask(server) -> None:
+    with server.client() as client:
+        client.send({"type": "json", "sql": PROGRESS_SQL, "queryId": "p", "progress": True})
+        frames = []
+        while True:
+            frame = client.recv_json(60)
+            frames.append(frame)
+            if frame["type"] != "progress":
+                break
+        assert frames[-1]["type"] == "json" and frames[-1]["queryId"] == "p"
+        progress = [f["percentage"] for f in frames[:-1]]
+        assert progress, "a multi-second join reports its progress"
+        assert all(0 <= p <= 100 for p in progress)
+        assert all(f["queryId"] == "p" for f in frames[:-1])
+
+        client.send({"type": "json", "sql": PROGRESS_SQL, "queryId": "quiet"})
+        assert client.recv_json(60)["type"] == "json"  # no progress frame came first
