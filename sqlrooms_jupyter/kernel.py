@@ -114,6 +114,8 @@ class KernelServer:
         self.discovery_file: Path | None = None
         self._socket_dir: Path | None = None  # a private temp dir, when the runtime path is long
         self._thread: ServerThread | None = None
+        # Shares that follow a notebook variable: name -> (variable, the object shared).
+        self.follows: dict[str, tuple[str, object]] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -216,13 +218,44 @@ class KernelServer:
         token = self.config.auth_token
         return f"{self.url}?token={token}" if token else self.url
 
-    def share(self, name: str, obj: object) -> bool:
-        """Make `obj` queryable as `name`; subscribers of `table:<name>` are told.
-        Returns whether it replaced an object shared under that name."""
-        return self.server.share(name, obj)
+    def share(self, name: str, obj: object, *, follow: str | None = None) -> bool:
+        """Make `obj` queryable as `name` by clients and by the notebook's own cells;
+        subscribers of `table:<name>` are told. With `follow`, a cell that rebinds that
+        variable re-shares it (see `refresh_followed`). Returns whether it replaced an
+        object shared under that name."""
+        server = self.server
+        replaced = server.share(name, obj)
+        if self.connection is not None:  # `duckdb.sql("select * from name")` in a cell
+            self.connection.register(name, server.shared_object(name))
+        if follow is not None:
+            self.follows[name] = (follow, obj)
+        else:
+            self.follows.pop(name, None)
+        return replaced
 
     def unshare(self, name: str) -> bool:
-        return self.server.unshare(name)
+        self.follows.pop(name, None)
+        removed = self.server.unshare(name)
+        if removed and self.connection is not None:
+            with contextlib.suppress(duckdb.Error):
+                self.connection.unregister(name)
+        return removed
+
+    def refresh_followed(self, namespace: dict[str, Any]) -> list[str]:
+        """Re-share every followed variable a cell rebound; returns what to tell the user."""
+        notes = []
+        for name, (variable, shared) in list(self.follows.items()):
+            current = namespace.get(variable, shared)
+            if current is shared:
+                continue
+            try:
+                self.share(name, current, follow=variable)
+            except ValueError as exc:
+                del self.follows[name]
+                notes.append(f"SQLRooms: stopped following '{variable}' for '{name}': {exc}")
+            else:
+                notes.append(f"SQLRooms: re-shared '{variable}' as '{name}'.")
+        return notes
 
     def notify(self, channel: str, payload: Any) -> int:
         """Publish on a channel; returns how many clients received it."""

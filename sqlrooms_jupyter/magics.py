@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     share = commands.add_parser("share", add_help=False)
     share.add_argument("variable", help="a variable or expression in the notebook")
     share.add_argument("--as", dest="name", help="table name for clients")
+    share.add_argument(
+        "--no-follow", action="store_true", help="do not re-share when a cell rebinds VAR"
+    )
     unshare = commands.add_parser("unshare", add_help=False)
     unshare.add_argument("name")
     notify = commands.add_parser("notify", add_help=False)
@@ -120,10 +123,12 @@ class SqlroomsMagics(Magics):
             Cancel in-flight queries, save rooms, close sockets, free the port.
         %sqlrooms status | queries | subscriptions | rooms
             What the server is doing; a live panel in a notebook, a table in a terminal.
-        %sqlrooms share VAR [--as NAME]
+        %sqlrooms share VAR [--as NAME] [--no-follow]
             Make a pandas or polars DataFrame, pyarrow Table or RecordBatchReader, or
-            DuckDB relation queryable as NAME (default: the variable's name). Sharing
-            again replaces it and notifies channel `table:NAME` with {"op": "replace"}.
+            DuckDB relation queryable as NAME (default: the variable's name), by clients
+            and by `duckdb.sql()` in cells. Sharing again replaces it and notifies channel
+            `table:NAME` with {"op": "replace"}; so does a cell that rebinds VAR, unless
+            --no-follow.
         %sqlrooms unshare NAME
             Remove it (notifies `table:NAME` with {"op": "drop"}).
         %sqlrooms notify CHANNEL JSON
@@ -203,8 +208,9 @@ class SqlroomsMagics(Magics):
         if not name.isidentifier():
             raise UsageError(f"'{args.variable}' is not a plain name: add --as NAME")
         obj = self._lookup(args.variable)
+        follow = args.variable if args.variable.isidentifier() and not args.no_follow else None
         try:
-            replaced = self._server().share(name, obj)
+            replaced = self._server().share(name, obj, follow=follow)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         verb = "Replaced" if replaced else "Shared"
@@ -258,6 +264,10 @@ def started_message(server: KernelServer) -> str:
     if server.kernel_id:
         relay = server.relay_urls or [f"<jupyter server>/sqlrooms/kernels/{server.kernel_id}/ws"]
         lines.append(f"  through Jupyter: {' or '.join(relay)}")
+        lines.append(
+            "    (Jupyter's login, not the token above: a page Jupyter serves is signed in by "
+            "its cookie; elsewhere add ?token=<your Jupyter server's token>)"
+        )
     lines += [
         "  from a SQLRooms app:",
         "    import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';",

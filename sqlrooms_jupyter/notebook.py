@@ -113,10 +113,11 @@ def stop() -> bool:
     return True
 
 
-def share(name: str, obj: object) -> bool:
+def share(name: str, obj: object, *, follow: str | None = None) -> bool:
     """Make a pandas/polars DataFrame, Arrow table or reader, or DuckDB relation queryable;
-    True when it replaced an object shared under that name."""
-    return _require().share(name, obj)
+    True when it replaced an object shared under that name. With `follow="df"`, a cell
+    that rebinds `df` re-shares it."""
+    return _require().share(name, obj, follow=follow)
 
 
 def unshare(name: str) -> bool:
@@ -155,6 +156,9 @@ def _after_cell(result: Any = None) -> None:
     server = current()
     if server is not None:
         server.invalidate_cache()
+        if server.follows and _hooked_shell is not None:
+            for note in server.refresh_followed(_hooked_shell.user_ns):
+                print(note)
 
 
 atexit.register(stop)  # kernel shutdown: close sockets, checkpoint, remove the discovery file

@@ -254,6 +254,10 @@ class SqlroomsServer:
     def shared(self) -> list[str]:
         return self.engine.shared.names()
 
+    def shared_object(self, name: str) -> object:
+        """The object shared as `name` (a RecordBatchReader as the table read from it)."""
+        return self.engine.shared.items()[name]
+
     def notify(self, channel: str, payload: Any) -> int:
         """Publish on a channel; returns how many clients of this server received it."""
         return int(self.call(self.hub.publish, channel, payload))
