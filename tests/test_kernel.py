@@ -362,24 +362,24 @@ def test_shares_follow_their_variable_and_work_in_cells(
     kernel.run(
         "import duckdb, pandas as pd\n"
         "df = pd.DataFrame({'v': [1, 2]})\n"
-        "%sqlrooms share df --as trips\n"
+        "%sqlrooms share df --as rides\n"
         "fixed = pd.DataFrame({'v': [7]})\n"
         "%sqlrooms share fixed --no-follow"
     ).check()
-    cell = kernel.run("print(duckdb.sql('select sum(v) from trips').fetchall()[0][0])").check()
+    cell = kernel.run("print(duckdb.sql('select sum(v) from rides').fetchall()[0][0])").check()
     assert cell.stdout.strip() == "3"  # the shared name works in the notebook's own cells
     with Client(started.client_url) as client:
-        client.send({"type": "subscribe", "channel": "table:trips"})
+        client.send({"type": "subscribe", "channel": "table:rides"})
         client.recv_json()
         out = kernel.run("df = pd.DataFrame({'v': [10, 20, 30]})").check()
-        assert "re-shared 'df' as 'trips'" in out.stdout
+        assert "re-shared 'df' as 'rides'" in out.stdout
         assert client.recv_json()["payload"] == {"op": "replace"}
-        assert client.query("select sum(v) s from trips", kind="json") == [{"s": 60}]
+        assert client.query("select sum(v) s from rides", kind="json") == [{"s": 60}]
         kernel.run("fixed = pd.DataFrame({'v': [0]})").check()
         assert client.query("select sum(v) s from fixed", kind="json") == [{"s": 7}]
         out = kernel.run("df = 'not a frame'").check()
         assert "stopped following 'df'" in out.stdout
-        assert client.query("select sum(v) s from trips", kind="json") == [{"s": 60}]
-    kernel.run("%sqlrooms unshare trips\n%sqlrooms unshare fixed").check()
-    gone = kernel.run("duckdb.sql('select * from trips')")
-    assert gone.error is not None and "trips does not exist" in gone.error["evalue"]
+        assert client.query("select sum(v) s from rides", kind="json") == [{"s": 60}]
+    kernel.run("%sqlrooms unshare rides\n%sqlrooms unshare fixed").check()
+    gone = kernel.run("duckdb.sql('select * from rides')")
+    assert gone.error is not None and "rides does not exist" in gone.error["evalue"]
