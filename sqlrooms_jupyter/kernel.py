@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from .background import ServerThread
 from .server import ServerConfig, SqlroomsServer
 
 DEFAULT_PORT = 4000
+# Seconds a thread may hold the GIL while another waits for it, while the server runs.
+GIL_SWITCH_INTERVAL = 0.001
 # sun_path holds 108 bytes on Linux, 104 on macOS.
 _MAX_SOCKET_PATH = 100
 
@@ -114,6 +117,7 @@ class KernelServer:
         self.discovery_file: Path | None = None
         self._socket_dir: Path | None = None  # a private temp dir, when the runtime path is long
         self._thread: ServerThread | None = None
+        self._switch_interval = sys.getswitchinterval()
         # Shares that follow a notebook variable: name -> (variable, the object shared).
         self.follows: dict[str, tuple[str, object]] = {}
 
@@ -157,6 +161,10 @@ class KernelServer:
             self._remove_files()
             raise
         self._thread = thread
+        # The server's thread shares the GIL with the user's cells: at Python's default
+        # 5 ms switch interval a CPU-bound cell adds tens of milliseconds to every query.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL))
         if config.unix_socket is not None:
             self._write_discovery(server)
         return server
@@ -167,6 +175,7 @@ class KernelServer:
         try:
             if thread is not None:
                 thread.stop()
+                sys.setswitchinterval(self._switch_interval)
         finally:
             self._remove_files()
 

@@ -383,3 +383,12 @@ def test_shares_follow_their_variable_and_work_in_cells(
     kernel.run("%sqlrooms unshare rides\n%sqlrooms unshare fixed").check()
     gone = kernel.run("duckdb.sql('select * from rides')")
     assert gone.error is not None and "rides does not exist" in gone.error["evalue"]
+
+
+def test_gil_switch_interval_is_short_while_serving(kernel: RunningKernel) -> None:
+    before = kernel.run("import sys; print(sys.getswitchinterval())").check().stdout.strip()
+    kernel.start_server()
+    during = kernel.run("print(sys.getswitchinterval())").check().stdout.strip()
+    kernel.run("%sqlrooms stop").check()
+    after = kernel.run("print(sys.getswitchinterval())").check().stdout.strip()
+    assert float(during) == 0.001 and after == before == "0.005"
