@@ -121,7 +121,8 @@ def test_a_server_bound_elsewhere_answers_any_host() -> None:
 
 def _request(uri: str = "/", **headers: str) -> HTTPServerRequest:
     return HTTPServerRequest(
-        start_line=RequestStartLine("GET", uri, "HTTP/1.1"), headers=HTTPHeaders(headers)
+        start_line=RequestStartLine("GET", uri, "HTTP/1.1"),
+        headers=HTTPHeaders({"Host": "localhost:4000", **headers}),
     )
 
 
