@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import duckdb
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
 import pytest
 
