@@ -11,6 +11,7 @@ still answers and that a fresh client is served.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import time
@@ -170,6 +171,10 @@ class Model:
         getattr(self, f"_{kind}")(*act[1:])
 
     def _query(self, kind: str, sql: str, id_mode: str, persist: bool) -> None:
+        if kind == "exec" and sql.lstrip().upper().startswith("SELECT"):
+            # Core bug (test_exec_of_a_select_leaves_later_queries_working): remove this swap
+            # once it is fixed, so the fuzzer covers exec of a SELECT again.
+            sql = "CREATE OR REPLACE TABLE fuzz_t AS SELECT 1 AS x"
         message: dict[str, Any] = {"type": kind, "sql": sql}
         if persist:
             message["persist"] = True
@@ -326,6 +331,7 @@ def check_still_served(client: Client, server: ServerProcess) -> None:
     client.send({"type": "json", "sql": "SELECT 42 AS answer", "queryId": sentinel})
     frame = json.loads(client.ws.recv(30))
     assert frame["queryId"] == sentinel, f"an extra answer arrived: {frame}"
+    assert frame["type"] == "json", frame
     assert json.loads(frame["data"]) == [{"answer": 42}]
     with authed(server) as other:
         assert other.query("SELECT 7 AS n", kind="json", query_id="fresh") == [{"n": 7}]
@@ -385,7 +391,10 @@ def test_only_a_right_first_auth_opens_a_connection(
         else:
             client.send(first[1])
         # Pipelined behind it: must not run unless the first message authenticated.
-        client.send({"type": "exec", "sql": f"CREATE TABLE {table} AS SELECT 1", "queryId": "x"})
+        with contextlib.suppress(ConnectionClosed):  # the refusal may have closed it already
+            client.send(
+                {"type": "exec", "sql": f"CREATE TABLE {table} AS SELECT 1", "queryId": "x"}
+            )
         if kind == "auth" and first[1] == TOKEN:
             assert client.recv_json() == {"type": "authAck"}
             assert client.recv_json() == {"type": "ok", "queryId": "x"}
@@ -401,3 +410,20 @@ def test_only_a_right_first_auth_opens_a_connection(
             query_id="check",
         )
         assert exists == [{"n": 0}]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core: Engine.run_query's exec branch keeps the cursor of a read-only statement "
+    "for the next query although its result was never fetched (DuckDB: Resource In Use)",
+)
+def test_exec_of_a_select_leaves_later_queries_working(server: ServerProcess) -> None:
+    """Found by the fuzzer: `exec` of a SELECT, then any query that gets that cursor fails."""
+    with authed(server) as client:
+        for n in range(4):  # whichever kept cursor the next query takes
+            assert client.query("SELECT 1", kind="exec", query_id=f"e{n}") == {
+                "type": "ok",
+                "queryId": f"e{n}",
+            }
+        for n in range(4):
+            assert client.query(f"SELECT {n} AS n", kind="json", query_id=f"j{n}") == [{"n": n}]
