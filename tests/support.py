@@ -39,7 +39,7 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]
 class ServerProcess:
     """`python -m sqlrooms_jupyter` on a free loopback port."""
 
-    def __init__(self, *args: str, cwd: Path, extensions: str = "") -> None:
+    def __init__(self, *args: str, cwd: Path, extensions: str = "", preexec_fn: Any = None) -> None:
         self.port = free_port()
         self.args = [
             sys.executable,
@@ -54,7 +54,12 @@ class ServerProcess:
         self.log_path = cwd / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            self.args, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd, env=os.environ.copy()
+            self.args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=os.environ.copy(),
+            preexec_fn=preexec_fn,
         )
         self.url = f"ws://127.0.0.1:{self.port}/"
         self.http = f"http://127.0.0.1:{self.port}"
