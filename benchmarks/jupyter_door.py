@@ -84,6 +84,7 @@ class JupyterDoor:
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
             "--ServerApp.open_browser=False",
+            *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),
         ]
         with open(self.log, "ab") as log:
             log.write(f"\n==== {time.ctime()} {argv}\n".encode())
