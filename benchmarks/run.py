@@ -871,7 +871,7 @@ def render(info: dict[str, str], results: Results, rounds: int) -> str:
             continue
         by = {w: get(row.key, w) for w in (*PEERS, "ours", "floor")}
         values = {w: med(rs, row.field) for w, rs in by.items()}
-        if row.key == "big_small":  # the worst round, not the median
+        if row.field == "lost":  # the worst round, not the median
             values = {w: max(good(rs, "lost"), default=None) for w, rs in by.items()}
         if row.key == "select1":  # floor = in-process query + bare Tornado echo round trip
             echo = med(get("select1", "echo"), row.field)
@@ -903,7 +903,7 @@ def render(info: dict[str, str], results: Results, rounds: int) -> str:
         f = statistics.median(floor_ratios) if floor_ratios else None
         met = row.met(p, f, values["ours"]) if row.met else None
         cpu = " / ".join(show(med(by[w], "server_cpu_s")) for w in (*PEERS, "ours"))
-        shown = [show(values[w], row.nd, row.none) for w in (*PEERS, "ours")]
+        shown = [show(values[w], row.nd, row.none) if by[w] else "n/a" for w in (*PEERS, "ours")]
         lines.append(
             "| "
             + " | ".join(
