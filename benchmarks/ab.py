@@ -80,13 +80,20 @@ def main() -> int:
     if not db.exists():
         print("run benchmarks/run.py once first: it builds the data files", file=sys.stderr)
         return 2
-    trees = {args.base: worktree(args.base), str(args.tree): args.tree.resolve()}
+    base_tree = worktree(args.base)
+    trees = {args.base: base_tree, str(args.tree): args.tree.resolve()}
     results: dict[str, list[float]] = {name: [] for name in trees}
-    for r in range(args.rounds):
-        order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
-        for name, tree in order:
-            results[name].append(measure(tree, db, args.workload))
-        print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.4g}" for n, v in results.items()))
+    try:
+        for r in range(args.rounds):
+            order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
+            for name, tree in order:
+                results[name].append(measure(tree, db, args.workload))
+            print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.4g}" for n, v in results.items()))
+    finally:  # do not leave a registered worktree behind in the shared repository
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)],
+            capture_output=True,
+        )
     _, key, higher = WORKLOADS[args.workload]
     base, head = (statistics.median(v) for v in results.values())
     better = head > base if higher else head < base
