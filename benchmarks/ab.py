@@ -35,6 +35,9 @@ WORKLOADS: dict[str, tuple[Callable[[int, W.Meter], Any], str, bool]] = {
     "arrow10m": (lambda port, m: W.arrow10m(port, m), "last_byte_s", False),
     "json200k": (lambda port, m: W.json200k(port, m), "last_byte_s", False),
     "many_clients": (lambda port, m: W.many_clients(port, m), "seconds", False),
+    "dashboard": (lambda port, m: W.dashboard(port, m, steps=10), "step_p50_ms", False),
+    "fairness": (lambda port, m: W.fairness(port, m, W.FAIR_PLUS_SQL), "b_max_ms", False),
+    "fairness_in": (lambda port, m: W.fairness(port, m, W.FAIR_IN_SQL), "b_max_ms", False),
 }
 
 
@@ -64,6 +67,12 @@ def measure(tree: Path, db: Path, workload: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=REPO,
+        help="the changed checkout (default: this working tree); e.g. a patched scratch copy",
+    )
     parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -71,19 +80,26 @@ def main() -> int:
     if not db.exists():
         print("run benchmarks/run.py once first: it builds the data files", file=sys.stderr)
         return 2
-    trees = {args.base: worktree(args.base), "working tree": REPO}
+    base_tree = worktree(args.base)
+    trees = {args.base: base_tree, str(args.tree): args.tree.resolve()}
     results: dict[str, list[float]] = {name: [] for name in trees}
-    for r in range(args.rounds):
-        order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
-        for name, tree in order:
-            results[name].append(measure(tree, db, args.workload))
-        print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.4g}" for n, v in results.items()))
+    try:
+        for r in range(args.rounds):
+            order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
+            for name, tree in order:
+                results[name].append(measure(tree, db, args.workload))
+            print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.4g}" for n, v in results.items()))
+    finally:  # do not leave a registered worktree behind in the shared repository
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)],
+            capture_output=True,
+        )
     _, key, higher = WORKLOADS[args.workload]
     base, head = (statistics.median(v) for v in results.values())
     better = head > base if higher else head < base
     print(
         f"{args.workload} {key}, median of {args.rounds}: {args.base} {base:.4g}, "
-        f"working tree {head:.4g} ({head / base:.2f}x, {'better' if better else 'not better'})"
+        f"{args.tree} {head:.4g} ({head / base:.2f}x, {'better' if better else 'not better'})"
     )
     return 0
 

@@ -9,6 +9,7 @@ from a clean process), one workload at a time; prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import resource
 import statistics
@@ -20,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from workloads import AGG_QUERIES, BIG_SQL, JSON_SQL, WARM_SQL
+from workloads import AGG_QUERIES, BIG_SQL, JSON_SQL, WARM_SQL, dashboard_step
 
 
 class CountingSink:
@@ -202,9 +203,37 @@ def json200k(con: duckdb.DuckDBPyConnection, repeats: int) -> dict[str, Any]:
     }
 
 
+def dashboard(con: duckdb.DuckDBPyConnection, steps: int) -> dict[str, Any]:
+    """The dashboard's 8 queries per brush step on 8 threads, each with its own cursor."""
+    local = threading.local()
+
+    def one(sql: str) -> int:
+        if not hasattr(local, "cursor"):
+            local.cursor = con.cursor()
+        return to_ipc(local.cursor.sql(sql))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, dashboard_step(steps // 2, steps)))  # warm-up
+        per_step = []
+        c0 = cpu()
+        for step in range(steps):
+            t = time.perf_counter()
+            list(pool.map(one, dashboard_step(step, steps)))
+            per_step.append(time.perf_counter() - t)
+        cpu_s = cpu() - c0
+    return {
+        "step_p50_ms": statistics.median(per_step) * 1e3,
+        "step_max_ms": max(per_step) * 1e3,
+        "total_s": sum(per_step),
+        "cpu_s": cpu_s,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["select1", "throughput", "arrow10m", "json200k"])
+    parser.add_argument(
+        "workload", choices=["select1", "throughput", "arrow10m", "json200k", "dashboard"]
+    )
     parser.add_argument("--db", required=True)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--count", type=int, default=1000)
@@ -216,6 +245,8 @@ def main() -> None:
         out = throughput(con, args.seconds)
     elif args.workload == "arrow10m":
         out = arrow10m(con)
+    elif args.workload == "dashboard":
+        out = dashboard(con, args.count)
     else:
         out = json200k(con, args.count)
     out["duckdb"] = duckdb.__version__

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +71,11 @@ async def _json_results(port: int, count: int) -> None:
     c.close()
 
 
+async def _repeat(make: Callable[[], Awaitable[object]], times: int) -> None:
+    for _ in range(times):
+        await make()
+
+
 def scenario(name: str, port: int) -> object:
     meter = W.Meter(lambda: 0.0)
     if name == "select1":
@@ -82,13 +88,19 @@ def scenario(name: str, port: int) -> object:
         return _json_results(port, 15)
     if name == "many_clients":
         return W.many_clients(port, meter, clients=500)
+    if name == "fairness":
+        return _repeat(lambda: W.fairness(port, meter, W.FAIR_PLUS_SQL), 5)
+    if name == "fairness_in":
+        return _repeat(lambda: W.fairness(port, meter, W.FAIR_IN_SQL), 3)
+    if name == "dashboard":
+        return W.dashboard(port, meter, steps=30)
     raise ValueError(name)
 
 
 def group(thread: str) -> str:
     if "MainThread" in thread:
         return "event loop (MainThread)"
-    if "sqlrooms-query" in thread:
+    if "sqlrooms-query" in thread or "ThreadPoolExecutor" in thread:
         return "query workers (sqlrooms-query_*)"
     return "other threads"
 
@@ -155,23 +167,30 @@ def main() -> int:
     parser.add_argument(
         "--native", action="store_true", help="also sample C/C++ frames (slows the server)"
     )
+    parser.add_argument(
+        "--gil", action="store_true", help="only sample the thread that holds the GIL"
+    )
+    parser.add_argument("--target", default="ours", choices=["ours", "mosaic", "published"])
     args = parser.parse_args()
-    spy = shutil.which("py-spy")
+    spy = shutil.which("py-spy", path=str(run.VENVS["ours"] / "bin")) or shutil.which("py-spy")
     if spy is None:
         print("py-spy not found: pip install py-spy", file=sys.stderr)
         return 1
     run.WORK.mkdir(exist_ok=True)
-    db = run.WORK / "ours.duckdb"
-    run.ensure_db(sys.executable, db)
+    db = run.WORK / f"{args.target}.duckdb"
+    run.ensure_db(run.PYTHON[args.target], db)
+    tag = args.target + ("-native" if args.native else "") + ("-gil" if args.gil else "")
     report = ["# py-spy profile of sqlrooms_jupyter", ""]
     for name in args.scenarios.split(","):
-        target = run.Target("ours", db, run.WORK / f"profile-{name}.log")
+        target = run.Target(args.target, db, run.WORK / f"profile-{name}.log")
         target.start()
+        W.CLIENT_OPTIONS.update(target.client_options)
         assert target.proc is not None
-        out = run.WORK / f"profile-{name}{'-native' if args.native else ''}.txt"
+        out = run.WORK / f"profile-{name}-{tag}.txt"
         argv = [spy, "record", "--pid", str(target.proc.pid), "--rate", str(args.rate)]
         argv += ["--format", "raw", "--threads", "-o", str(out)]
         argv += ["--native"] if args.native else []
+        argv += ["--gil"] if args.gil else []
         prof = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.0)  # let py-spy attach
         t0 = time.perf_counter()
@@ -183,11 +202,10 @@ def main() -> int:
             _, err = prof.communicate(timeout=60)
             target.stop()
         print(f"{name}: {elapsed:.1f} s; {err.decode().strip().splitlines()[-1:]}", flush=True)
-        mode = "py-spy --native" if args.native else "py-spy"
+        mode = "py-spy " + " ".join(f"--{f}" for f in ("native", "gil") if getattr(args, f))
         report += [f"## {name} ({mode}, {elapsed:.1f} s of workload)", "", *summarise(out)]
     text = "\n".join(report) + "\n"
-    suffix = "-native" if args.native else ""
-    (run.WORK / f"profile-summary{suffix}.md").write_text(text)
+    (run.WORK / f"profile-summary-{tag}.md").write_text(text)
     print(text)
     return 0
 

@@ -92,8 +92,13 @@ async def _answer(fut: asyncio.Future[Message], timeout: float) -> Message | Non
         return None
 
 
+# Options for every client of the server under test (run.py sets `ordered` for Mosaic,
+# and `path` for a relayed Jupyter socket).
+CLIENT_OPTIONS: dict[str, Any] = {}
+
+
 async def connect(port: int, **kw: Any) -> WsClient:
-    return await asyncio.wait_for(WsClient.connect(HOST, port, **kw), 10)
+    return await asyncio.wait_for(WsClient.connect(HOST, port, **{**CLIENT_OPTIONS, **kw}), 10)
 
 
 def arrow_value(msg: Message) -> Any:
@@ -242,7 +247,8 @@ async def json200k(port: int, meter: Meter, repeats: int = 3, verify: bool = Fal
     c.close()
     out: dict[str, Any] = {"last_byte_s": statistics.median(times), "message_bytes": msg.size}
     if verify:
-        rows = json.loads(json.loads(msg.head)["data"])
+        text = json.loads(msg.head)
+        rows = text if isinstance(text, list) else json.loads(text["data"])  # Mosaic: bare rows
         out["rows"] = len(rows)
         # y = sin(id): exact JSON numbers round-trip to the same doubles.
         out["exact_doubles"] = all(r["y"] == math.sin(r["id"]) for r in rows[:20_000])
@@ -413,7 +419,7 @@ async def many_clients(port: int, meter: Meter, clients: int = 500, timeout: flo
         t = time.perf_counter()
         c = None
         try:
-            c = await WsClient.connect(HOST, port)
+            c = await WsClient.connect(HOST, port, **CLIENT_OPTIONS)
             msg = await c.query("arrow", f"SELECT {i} AS v", f"c{i}")
             if msg.type != "arrow" or not msg.arrow_complete:
                 raise RuntimeError(msg.type)
@@ -438,4 +444,144 @@ async def many_clients(port: int, meter: Meter, clients: int = 500, timeout: flo
         "errors": errors,
         "p50_ms": pct(lat, 0.5) * 1e3 if lat else None,
         "max_ms": max(lat) * 1e3 if lat else None,
+    }
+
+
+# -- 10. dashboard: a Mosaic cross-filter replay -----------------------------
+
+# `x` runs from 0 to 5M (id * 0.5). A brush of a fifth of that range moves across it;
+# on every step each of the 8 other charts re-runs its aggregate under the brush's
+# range predicate, as Mosaic's coordinator does (one connector, 8 queries in flight).
+_X_MAX = 5_000_000.0
+_BRUSH = 0.2 * _X_MAX
+DASHBOARD_CHARTS = (
+    "SELECT floor((y + 1) / 0.05)::INTEGER AS bin, count(*) AS n FROM big WHERE {p} GROUP BY bin",
+    "SELECT k // 25 AS bin, count(*) AS n FROM big WHERE {p} GROUP BY bin",
+    "SELECT c, count(*) AS n FROM big WHERE {p} GROUP BY c",
+    "SELECT count(*) AS n FROM big WHERE {p}",
+    "SELECT floor((y + 1) * 10)::INTEGER AS by, k // 100 AS bk, count(*) AS n "
+    "FROM big WHERE {p} GROUP BY ALL",
+    "SELECT c, avg(y) AS mean_y, count(*) AS n FROM big WHERE {p} GROUP BY c",
+    "SELECT min(y) AS lo, max(y) AS hi, sum(k) AS total FROM big WHERE {p}",
+    "SELECT k, count(*) AS n FROM big WHERE {p} GROUP BY k ORDER BY n DESC, k LIMIT 10",
+)
+
+
+def dashboard_step(step: int, steps: int) -> list[str]:
+    """The 8 queries of brush step `step` (distinct texts on every step: nothing cached)."""
+    lo = (_X_MAX - _BRUSH) * step / max(1, steps - 1)
+    predicate = f"x BETWEEN {lo:.1f} AND {lo + _BRUSH:.1f}"
+    return [chart.format(p=predicate) for chart in DASHBOARD_CHARTS]
+
+
+async def dashboard(port: int, meter: Meter, steps: int = 30) -> dict[str, Any]:
+    """Per brush step, 8 aggregates sent at once on one socket; time until all 8 answered."""
+    c = await connect(port)
+    for sql in dashboard_step(steps // 2, steps):  # warm-up: DuckDB's buffer pool holds `big`
+        msg = await _answer(c.query("arrow", sql, new_id()), 60)
+        if msg is None or msg.type != "arrow":
+            raise RuntimeError(f"dashboard warm-up failed: {msg and msg.head[:300]!r}")
+    per_step: list[float] = []
+    bad = 0
+    meter.begin()
+    for step in range(steps):
+        t = time.perf_counter()
+        futs = [c.query("arrow", sql, new_id()) for sql in dashboard_step(step, steps)]
+        answers = [await _answer(f, 60) for f in futs]
+        if any(a is None for a in answers):
+            raise RuntimeError(f"dashboard step {step}: no answer within 60 s")
+        per_step.append(max(a.t_done for a in answers if a) - t)
+        bad += sum(not (a and a.type == "arrow" and a.arrow_complete) for a in answers)
+    meter.end()
+    c.close()
+    return {
+        "step_p50_ms": statistics.median(per_step) * 1e3,
+        "step_max_ms": max(per_step) * 1e3,
+        "total_s": sum(per_step),
+        "bad": bad,
+    }
+
+
+# -- 11. fairness: one client's 2 MB SQL text against another's select 1 -----
+
+# `select 1+1+...+1`, 2 MB: DuckDB's parser gives up on it (expression depth > 1000),
+# but only after reading it all. IN_LIST_SQL is a 2 MB statement that is valid.
+FAIR_PLUS_SQL = "select 1" + "+1" * 1_000_000
+FAIR_IN_SQL = (
+    "select count(*) AS n from range(10) where range in (" + ",".join(["1"] * 1_000_000) + ")"
+)
+
+
+async def fairness(port: int, meter: Meter, sql: str = FAIR_PLUS_SQL) -> dict[str, Any]:
+    """Client B's sequential `select 1` latencies while client A's 2 MB statement is in flight."""
+    a = await connect(port)
+    b = await connect(port)
+    for _ in range(20):  # warm-up, and B's latency when nothing else runs
+        await _answer(b.query("arrow", "select 1", new_id()), 5)
+    idle = []
+    for _ in range(50):
+        t = time.perf_counter()
+        msg = await _answer(b.query("arrow", "select 1", new_id()), 5)
+        if msg is None:
+            raise RuntimeError("select 1 got no answer within 5 s")
+        idle.append(msg.t_done - t)
+    meter.begin()
+    t_a = time.perf_counter()
+    big = a.query("arrow", sql, new_id("big"))
+    during: list[float] = []
+    deadline = t_a + 60
+    while not big.done() and time.perf_counter() < deadline:
+        t = time.perf_counter()
+        msg = await _answer(b.query("arrow", "select 1", new_id()), 60)
+        if msg is None:
+            break
+        during.append(msg.t_done - t)
+    big_msg = await _answer(big, max(0.1, deadline - time.perf_counter()))
+    meter.end()
+    refused = big.done() and big.exception() is not None  # e.g. closed: message too big
+    a.close()
+    b.close()
+    return {
+        "b_max_ms": max(during) * 1e3 if during else None,
+        "b_p50_ms": pct(during, 0.5) * 1e3 if during else None,
+        "b_idle_p50_ms": pct(idle, 0.5) * 1e3,
+        "b_queries": len(during),
+        "a_answer_s": (big_msg.t_done - t_a) if big_msg else None,
+        "a_answer_type": big_msg.type if big_msg else ("socket closed" if refused else None),
+    }
+
+
+# -- 12. busy kernel: select 1 while a notebook cell runs pure-Python code ---
+
+
+async def busy_kernel(port: int, meter: Meter, door: Any, seconds: float = 6.0) -> dict[str, Any]:
+    """`select 1` round trips while the kernel's main thread runs a CPU-bound cell.
+
+    `door` is a jupyter_door.JupyterDoor; the cell runs for `seconds`, and queries are
+    sent from 0.3 s after it started until 0.3 s before it ends.
+    """
+    from jupyter_door import BUSY_CELL
+
+    c = await connect(port)
+    for _ in range(20):
+        await _answer(c.query("arrow", "select 1", new_id()), 5)
+    msg_id = door.start_cell(BUSY_CELL.format(seconds=seconds))
+    t_cell = time.perf_counter()
+    await asyncio.sleep(0.3)
+    lat: list[float] = []
+    meter.begin()
+    while time.perf_counter() - t_cell < seconds - 0.3:
+        t = time.perf_counter()
+        msg = await _answer(c.query("arrow", "select 1", new_id()), 10)
+        if msg is None or msg.type != "arrow":
+            raise RuntimeError("select 1 got no answer within 10 s while the kernel was busy")
+        lat.append(msg.t_done - t)
+    meter.end()
+    c.close()
+    door.wait_cell(msg_id, timeout=seconds + 60)
+    return {
+        "p50_ms": pct(lat, 0.5) * 1e3,
+        "p99_ms": pct(lat, 0.99) * 1e3,
+        "max_ms": max(lat) * 1e3,
+        "queries": len(lat),
     }

@@ -43,10 +43,13 @@ class Message:
     type: str = ""
     query_id: str | None = None
     obj: dict[str, Any] | None = None  # parsed text message (small ones only)
+    bare_ipc: bool = False  # a Mosaic answer: the message is the IPC stream, no header
 
     @property
     def arrow_ipc(self) -> memoryview:
         """The Arrow IPC bytes of a whole (kept) arrow message."""
+        if self.bare_ipc:
+            return memoryview(self.head)
         n = int.from_bytes(self.head[:4], "big")
         return memoryview(self.head)[4 + n :]
 
@@ -126,6 +129,9 @@ class WsClient:
     received: list[Message] = field(default_factory=list)
     record_all: bool = False
     closed: BaseException | None = None
+    # Mosaic's duckdb-server answers in order, without queryIds: a bare Arrow IPC
+    # stream, `{}` for exec, `{"error": ...}`, or the JSON rows as the whole text.
+    ordered: bool = False
 
     # -- connecting --------------------------------------------------------
 
@@ -292,6 +298,8 @@ class WsClient:
         self._route(msg)
 
     def _route(self, msg: Message) -> None:
+        if self.ordered:
+            return self._route_in_order(msg)
         head = msg.head
         if msg.binary:
             n = int.from_bytes(head[:4], "big")
@@ -319,6 +327,25 @@ class WsClient:
             fut = self.pending.pop(qid, None) if qid and msg.type in TERMINAL else None
         if fut is None and msg.type in TERMINAL and qid is None and len(self.pending) == 1:
             fut = self.pending.pop(next(iter(self.pending)))  # error without queryId
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+        elif not self.record_all:
+            self.unrouted.append(msg)
+
+    def _route_in_order(self, msg: Message) -> None:
+        if msg.binary:
+            msg.type, msg.bare_ipc = "arrow", True
+        elif msg.head[:1] == b"{":
+            msg.obj = json.loads(msg.head) if msg.size == len(msg.head) else {}
+            msg.type = "error" if "error" in msg.obj else "ok"
+        else:
+            msg.type = "json"
+        if self.record_all:
+            self.received.append(msg)
+        fut = None
+        if self.pending:
+            msg.query_id = next(iter(self.pending))
+            fut = self.pending.pop(msg.query_id)
         if fut is not None and not fut.done():
             fut.set_result(msg)
         elif not self.record_all:
