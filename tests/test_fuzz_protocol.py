@@ -171,10 +171,6 @@ class Model:
         getattr(self, f"_{kind}")(*act[1:])
 
     def _query(self, kind: str, sql: str, id_mode: str, persist: bool) -> None:
-        if kind == "exec" and sql.lstrip().upper().startswith("SELECT"):
-            # Core bug (test_exec_of_a_select_leaves_later_queries_working): remove this swap
-            # once it is fixed, so the fuzzer covers exec of a SELECT again.
-            sql = "CREATE OR REPLACE TABLE fuzz_t AS SELECT 1 AS x"
         message: dict[str, Any] = {"type": kind, "sql": sql}
         if persist:
             message["persist"] = True
@@ -412,11 +408,6 @@ def test_only_a_right_first_auth_opens_a_connection(
         assert exists == [{"n": 0}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: Engine.run_query's exec branch keeps the cursor of a read-only statement "
-    "for the next query although its result was never fetched (DuckDB: Resource In Use)",
-)
 def test_exec_of_a_select_leaves_later_queries_working(server: ServerProcess) -> None:
     """Found by the fuzzer: `exec` of a SELECT, then any query that gets that cursor fails."""
     with authed(server) as client:
