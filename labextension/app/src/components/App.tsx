@@ -8,6 +8,7 @@ import {
   TabsContent,
   TabsList,
   TabsTrigger,
+  TooltipProvider,
 } from '@sqlrooms/ui';
 import {useCallback, useEffect, useState} from 'react';
 import {AppContext, type AppContextValue, useApp, useAppState} from '../appContext';
@@ -183,10 +184,12 @@ export function App({value, status, theme, onToggleTheme}: Props) {
   return (
     <AppContext.Provider value={value}>
       <RoomStateProvider roomStore={value.store.roomStore}>
-        <div className="bg-background text-foreground flex h-screen flex-col">
-          <Header status={status} theme={theme} onToggleTheme={onToggleTheme} />
-          <Workbench />
-        </div>
+        <TooltipProvider>
+          <div className="bg-background text-foreground flex h-screen flex-col">
+            <Header status={status} theme={theme} onToggleTheme={onToggleTheme} />
+            <Workbench />
+          </div>
+        </TooltipProvider>
       </RoomStateProvider>
     </AppContext.Provider>
   );

@@ -129,7 +129,7 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
         setSorting(s);
         setPagination((p) => ({...p, pageIndex: 0}));
       }}
-      footerActions={<Footer run={run} rows={rows} ms={page.ms} actions={actions} />}
+      footerActions={<Footer run={run} ms={page.ms} actions={actions} />}
     />
   );
 }

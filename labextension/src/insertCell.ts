@@ -1,0 +1,48 @@
+/**
+ * "Insert into notebook" from the SQLRooms app: a new cell below the active
+ * cell of the notebook whose kernel the app queries.
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import type { Widget } from '@lumino/widgets';
+import { sessionContextOf } from './activeKernel';
+
+/** The parts of a NotebookPanel used here (no @jupyterlab/notebook import). */
+interface INotebookLike extends Widget {
+  content: {
+    activeCell: {
+      model: { sharedModel: { setSource(source: string): void } };
+    } | null;
+  };
+}
+
+function isNotebook(widget: Widget): widget is INotebookLike {
+  const content = (widget as unknown as { content?: object }).content;
+  return content !== undefined && content !== null && 'activeCell' in content;
+}
+
+export class NotebookCellInserter {
+  constructor(private readonly app: JupyterFrontEnd) {}
+
+  /** The notebook on `kernelId`; the first one found when several share it. */
+  notebookOf(kernelId: string | null): INotebookLike | null {
+    for (const widget of this.app.shell.widgets('main')) {
+      const kernel = sessionContextOf(widget)?.session?.kernel?.id;
+      if (isNotebook(widget) && kernelId && kernel === kernelId) {
+        return widget;
+      }
+    }
+    return null;
+  }
+
+  async insert(kernelId: string | null, code: string): Promise<boolean> {
+    const notebook = this.notebookOf(kernelId);
+    if (!notebook) {
+      return false;
+    }
+    // The notebook commands act on the current notebook: make it this one.
+    this.app.shell.activateById(notebook.id);
+    await this.app.commands.execute('notebook:insert-cell-below');
+    notebook.content.activeCell?.model.sharedModel.setSource(code);
+    return true;
+  }
+}
