@@ -47,6 +47,8 @@ function channelValue(c: Channel) {
   }
 }
 
+const FILLED = new Set(['barY', 'rectY', 'dot']);
+
 function buildPlot(sql: string, config: ChartConfig, brush: Selection): HTMLElement {
   const plan = chartPlan(config);
   const body = plan.sampleRows
@@ -61,7 +63,7 @@ function buildPlot(sql: string, config: ChartConfig, brush: Selection): HTMLElem
     ? [(vg as unknown as Record<string, (o: unknown) => unknown>)[plan.brush]({as: brush})]
     : [];
   return vg.plot(
-    mark(source, {...channels, ...(plan.mark === 'barY' && {fill: channels.fill ?? 'steelblue'})}),
+    mark(source, {...channels, ...(FILLED.has(plan.mark) && {fill: channels.fill ?? 'steelblue'})}),
     ...interactors,
     vg.xLabel(config.x),
     vg.width(560),

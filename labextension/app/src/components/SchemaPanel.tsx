@@ -20,6 +20,7 @@ export function SchemaPanel({onPreview}: {onPreview: (sql: string) => void}) {
     const table = node.object as TableNodeObject;
     return (
       <div
+        className="min-w-0 flex-1"
         data-testid="schema-table"
         data-table={table.table.table}
         title={`Preview ${table.table.table}`}
