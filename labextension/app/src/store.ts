@@ -11,6 +11,7 @@ import {
   createRoomStore,
 } from '@sqlrooms/room-store';
 import type {Connection} from './connection';
+import {isVisibleCatalogEntry, isVisibleTable} from './visibility';
 import {parseWorkspace, serializeWorkspace, type Workspace} from './workspace';
 
 export type WorkspaceSliceState = {
@@ -60,7 +61,13 @@ export function createAppStore(
   const key = storageKey(connection);
   const store = createRoomStore<AppState>((set, get, api) => ({
     ...createBaseRoomSlice()(set, get, api),
-    ...createDbSlice({duckDb: {connector}})(set, get, api),
+    ...createDbSlice({
+      duckDb: {
+        connector,
+        loadTableSchemasFilter: isVisibleTable,
+        loadSchemaCatalogFilter: isVisibleCatalogEntry,
+      },
+    })(set, get, api),
     ...createMosaicSlice()(set, get, api),
     workspace: {
       state: loadWorkspace(key),
