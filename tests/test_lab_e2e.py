@@ -247,9 +247,14 @@ def test_resharing_refreshes_the_table_on_screen(session: PanelSession) -> None:
     session.run_sql("select count(*) as n from trips")
     cell = session.app.locator("table tbody tr td:nth-child(2)").first
     expect(cell).to_have_text("3", timeout=UI_TIMEOUT_MS)
+    # Shared after the app loaded its schema: reload it (↻).
+    session.app.get_by_label("Schema").get_by_role("button").first.click()
+    tables = session.app.get_by_test_id("schema-table")
+    expect(tables.filter(has_text="trips")).to_have_count(1, timeout=UI_TIMEOUT_MS)
     wait_until(
         lambda: session.server_status()["channels"].get("table:trips", 0) >= 2,
         "the panel and the app subscribed to table:trips",
+        detail=lambda: f"{session.server_status()['channels']}",
     )
     session.kernel.run("trips = pd.concat([trips, trips])\n%sqlrooms share trips")
     expect(cell).to_have_text("6", timeout=UI_TIMEOUT_MS)
@@ -259,9 +264,15 @@ def test_insert_into_notebook_adds_a_cell_below(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
     session.run_sql("select 42 as answer")
-    session.app.get_by_role("button", name="Insert into notebook").click()
     cells = session.page.locator(".jp-NotebookPanel .jp-Cell")
-    expect(cells.nth(1)).to_contain_text('df = duckdb.sql("""select 42 as answer""").df()')
+    before = cells.count()
+    active = session.page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active")
+    active_index = int(active.get_attribute("data-windowed-list-index") or "0")
+    session.app.get_by_role("button", name="Insert into notebook").click()
+    expect(cells).to_have_count(before + 1)
+    expect(cells.nth(active_index + 1)).to_contain_text(
+        'df = duckdb.sql("""select 42 as answer""").df()'
+    )
 
 
 def test_tabs_are_restored_after_a_reload(session: PanelSession) -> None:
@@ -307,11 +318,16 @@ def test_no_uncaught_errors_in_the_page(session: PanelSession) -> None:
     assert session.page_errors == []
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = 30,
+    detail: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what} {detail()}")
         time.sleep(0.2)
 
 

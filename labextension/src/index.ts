@@ -75,7 +75,9 @@ function activate(
           ? 'light'
           : 'dark',
       themeChanged: themeManager?.themeChanged ?? null,
-      insertCell: (kernelId, code) => void inserter.insert(kernelId, code)
+      insertCell: (kernelId, code) => {
+        inserter.insert(kernelId, code);
+      }
     },
     onServerChanged: () => statusItem?.refreshNow()
   });

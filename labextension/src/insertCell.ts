@@ -9,15 +9,23 @@ import { sessionContextOf } from './activeKernel';
 /** The parts of a NotebookPanel used here (no @jupyterlab/notebook import). */
 interface INotebookLike extends Widget {
   content: {
-    activeCell: {
-      model: { sharedModel: { setSource(source: string): void } };
+    activeCellIndex: number;
+    model: {
+      sharedModel: {
+        insertCell(
+          index: number,
+          cell: { cell_type: 'code'; source: string }
+        ): unknown;
+      };
     } | null;
   };
 }
 
 function isNotebook(widget: Widget): widget is INotebookLike {
   const content = (widget as unknown as { content?: object }).content;
-  return content !== undefined && content !== null && 'activeCell' in content;
+  return (
+    content !== undefined && content !== null && 'activeCellIndex' in content
+  );
 }
 
 export class NotebookCellInserter {
@@ -34,15 +42,22 @@ export class NotebookCellInserter {
     return null;
   }
 
-  async insert(kernelId: string | null, code: string): Promise<boolean> {
+  insert(kernelId: string | null, code: string): boolean {
     const notebook = this.notebookOf(kernelId);
     if (!notebook) {
       return false;
     }
-    // The notebook commands act on the current notebook: make it this one.
+    const { content } = notebook;
+    if (!content.model) {
+      return false;
+    }
+    const below = content.activeCellIndex + 1;
+    content.model.sharedModel.insertCell(below, {
+      cell_type: 'code',
+      source: code
+    });
+    content.activeCellIndex = below;
     this.app.shell.activateById(notebook.id);
-    await this.app.commands.execute('notebook:insert-cell-below');
-    notebook.content.activeCell?.model.sharedModel.setSource(code);
     return true;
   }
 }
