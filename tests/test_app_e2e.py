@@ -97,10 +97,12 @@ def test_standalone_app_connects_queries_and_switches_theme(page: Page) -> None:
     expect(page.locator("table tbody tr")).to_have_count(100)
     screenshots = os.environ.get("SQLROOMS_SCREENSHOT_DIR")
     if screenshots:
+        page.wait_for_timeout(1000)  # colour transitions
         page.screenshot(path=str(Path(screenshots) / "app-standalone-light.png"))
     page.get_by_role("button", name="Toggle dark theme").click()
     expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
     if screenshots:
+        page.wait_for_timeout(1000)
         page.screenshot(path=str(Path(screenshots) / "app-standalone-dark.png"))
 
 

@@ -181,7 +181,7 @@ def test_editor_completes_table_names_and_runs_on_ctrl_enter(
     session.run_sql("select id, city, fare from trips order by id")
     expect(session.app.locator("table tbody tr")).to_have_count(3, timeout=UI_TIMEOUT_MS)
     assert session.first_column() == ["1", "2", "3"]
-    session.page.screenshot(path=str(screenshots / "app-jupyterlab-light.png"))
+    picture(session, screenshots / "app-jupyterlab-light.png")
 
 
 def test_sql_errors_are_shown_in_place(session: PanelSession) -> None:
@@ -309,13 +309,23 @@ def test_dark_theme_reaches_the_app(session: PanelSession, screenshots: Path) ->
         "node => getComputedStyle(node).backgroundColor"
     )
     assert is_dark(background), background
-    page.mouse.move(0, 400)
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(screenshots / "app-jupyterlab-dark.png"))
+    picture(session, screenshots / "app-jupyterlab-dark.png")
 
 
 def test_no_uncaught_errors_in_the_page(session: PanelSession) -> None:
     assert session.page_errors == []
+
+
+def picture(session: PanelSession, path: Path) -> None:
+    """A screenshot of the page with the app frame repainted (headless Chromium may otherwise
+    show a stale frame) and no completion list open."""
+    session.app.locator(".cm-content").press("Escape")
+    frame = session.page.locator(".jp-SqlRooms-appFrame")
+    frame.evaluate("node => { node.style.display = 'none'; }")
+    session.page.wait_for_timeout(200)
+    frame.evaluate("node => { node.style.display = ''; }")
+    session.page.wait_for_timeout(1000)  # colour transitions
+    session.page.screenshot(path=str(path))
 
 
 def wait_until(
