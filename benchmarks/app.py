@@ -49,6 +49,18 @@ def serve_app(port: int) -> None:
     threading.Thread(target=run, daemon=True).start()
 
 
+def wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -83,11 +95,7 @@ def main() -> None:
     )
     serve_app(app_port)
     try:
-        deadline = time.monotonic() + 30
-        while http_get(f"http://127.0.0.1:{port}/readyz")[0] != 200:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
+        wait_ready(port)
         times = []
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
