@@ -34,7 +34,10 @@ class JupyterAppHandler(AppFilesMixin, ExtensionHandlerMixin, JupyterHandler):
 class JupyterAppSlashHandler(ExtensionHandlerMixin, JupyterHandler):
     """`sqlrooms/app` -> `sqlrooms/app/` (the assets' relative URLs need the slash)."""
 
+    auth_resource = AUTH_RESOURCE
+
     @web.authenticated
+    @authorized(AUTH_ACTION)
     def get(self) -> None:
         query = f"?{self.request.query}" if self.request.query else ""
         self.redirect(f"{self.request.path}/{query}")
