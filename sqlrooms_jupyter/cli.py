@@ -233,6 +233,8 @@ async def serve(config: ServerConfig) -> None:
         config.engine.db_path,
         ", token required" if config.auth_token else "",
     )
+    app = server.url.replace("ws://", "http://", 1) + "app/"
+    log.info("SQLRooms app: %s%s", app, "#token=<your token>" if config.auth_token else "")
     await stop.wait()
     log.info("shutting down")
     await server.stop()

@@ -16,7 +16,7 @@ import tornado.web
 import tornado.websocket
 from tornado.log import access_log
 
-from . import security
+from . import security, webapp
 from ._version import __version__
 from .connection import TornadoConnection
 from .session import Session
@@ -185,6 +185,7 @@ def routes(server: SqlroomsServer) -> list[Any]:
         (r"/healthz", HealthHandler, {"server": server}),
         (r"/readyz", ReadyHandler, {"server": server}),
         (r"/version", VersionHandler, {"server": server}),
+        *webapp.app_routes("/app/"),  # the SQLRooms app; it connects back to /ws/duckdb
         (r"/.*", QueryWebSocket, {"server": server}),
     ]
 

@@ -1,5 +1,6 @@
 """End to end: the SQLRooms panel in JupyterLab, in headless Chromium, against a
-real kernel, its SQLRooms server and the Jupyter server extension's relay.
+real kernel, its SQLRooms server and the Jupyter server extension's relay. The
+panel frames the SQLRooms app (`{base_url}sqlrooms/app/?kernel=<id>`).
 
 One JupyterLab, one notebook and one panel serve the whole module; the tests
 run in file order and build on each other's state (the server started from the
@@ -31,7 +32,7 @@ from .lab.lab_support import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, FrameLocator, Locator, Page
 
 _missing = chromium_missing_reason() or (
     None
@@ -51,6 +52,10 @@ trips = pd.DataFrame(
     {"id": [1, 2, 3], "fare": [9.5, 12.25, 30.0], "city": ["Oslo", "Lima", None]}
 )
 duckdb.sql("create or replace table events as select range::INTEGER as id from range(3)")
+duckdb.sql(
+    "create or replace table big as select range::BIGINT as id, range % 7 as bucket"
+    " from range(1000000)"
+)
 print("E2E-SETUP-DONE")"""
 # Runs for minutes on two cores: 10^10 rows in a cross join.
 LONG_SQL = "select count(*) from range(100000) a, range(100000) b where a.range + b.range = 7"
@@ -70,23 +75,25 @@ class PanelSession:
     def panel(self) -> Locator:
         return self.page.locator(".jp-SqlRooms")
 
+    @property
+    def app(self) -> FrameLocator:
+        return self.page.frame_locator(".jp-SqlRooms-appFrame")
+
     def run_sql(self, sql: str) -> None:
-        editor = self.panel.locator(".jp-SqlRooms-editor")
+        editor = self.app.locator(".cm-content")
+        editor.click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.press("Delete")
         editor.fill(sql)
-        editor.press("Control+Enter")
+        self.page.keyboard.press("Control+Enter")
 
-    def wait_for_status(self, pattern: str) -> str:
-        from playwright.sync_api import expect
+    def results(self) -> Locator:
+        return self.app.locator("table")
 
-        status = self.panel.locator(".jp-SqlRooms-queryStatus")
-        expect(status).to_have_text(re.compile(pattern), timeout=UI_TIMEOUT_MS)
-        return status.inner_text()
-
-    def grid_rows(self) -> list[list[str]]:
-        rows = self.panel.locator(".jp-SqlRooms-grid tbody tr")
-        return [
-            [cell.strip() for cell in row.locator("td").all_inner_texts()[1:]] for row in rows.all()
-        ]
+    def first_column(self) -> list[str]:
+        """The first data column of the results table (after the row number)."""
+        cells = self.app.locator("table tbody tr td:nth-child(2)")
+        return [text.strip() for text in cells.all_inner_texts()]
 
     def server_status(self) -> dict[str, Any]:
         return self.lab.get_json(f"sqlrooms/api/kernels/{self.kernel_id}")
@@ -131,10 +138,9 @@ def session(lab: JupyterLab, browser: Browser) -> Iterator[PanelSession]:
     start = page.locator(".jp-SqlRooms-startButton")
     start.wait_for(timeout=UI_TIMEOUT_MS)
     notice = page.locator(".jp-SqlRooms-notice").inner_text()
-    start.click()
-    expect(page.locator(".jp-SqlRooms-editor")).to_be_visible(timeout=UI_TIMEOUT_MS)
-
     kernel = KernelRunner(lab, kernel_id)
+    start.click()
+    expect(page.locator(".jp-SqlRooms-appFrame")).to_be_visible(timeout=UI_TIMEOUT_MS)
     assert "Shared" in kernel.run("%sqlrooms share trips")
     yield PanelSession(lab, page, kernel, kernel_id, notice, page_errors)
     kernel.close()
@@ -149,119 +155,148 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def test_panel_offers_to_start_a_server_and_starts_it(session: PanelSession) -> None:
-    assert "no SQLRooms server running" in session.notice_before_start
-    status = session.server_status()
-    assert status["kernel_id"] == session.kernel_id
-    servers = session.lab.get_json("sqlrooms/api/kernels")
-    assert [server["kernel_id"] for server in servers] == [session.kernel_id]
-
-
-def test_schema_browser_shows_kernel_tables_with_column_types(session: PanelSession) -> None:
+def test_panel_offers_to_start_a_server_and_frames_the_app(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
-    events = session.panel.locator(".jp-SqlRooms-relation[data-relation='events']")
-    expect(events).to_be_visible(timeout=UI_TIMEOUT_MS)
-    events.locator(".jp-SqlRooms-treeToggle").first.click()
-    expect(events.locator(".jp-SqlRooms-column")).to_have_text([re.compile(r"id\s*INTEGER")])
+    assert "no SQLRooms server running" in session.notice_before_start
+    assert session.server_status()["kernel_id"] == session.kernel_id
+    src = session.page.locator(".jp-SqlRooms-appFrame").get_attribute("src") or ""
+    assert f"sqlrooms/app/?kernel={session.kernel_id}" in src
+    expect(session.app.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
 
 
-def test_query_of_a_shared_dataframe_renders_its_rows(
+def test_editor_completes_table_names_and_runs_on_ctrl_enter(
     session: PanelSession, screenshots: Path
 ) -> None:
+    from playwright.sync_api import expect
+
+    editor = session.app.locator(".cm-content")
+    editor.click()
+    session.page.keyboard.press("Control+a")
+    session.page.keyboard.press("Delete")
+    session.page.keyboard.type("select id, city, fare from eve")
+    completion = session.app.locator(".cm-tooltip-autocomplete")
+    expect(completion).to_contain_text("events", timeout=UI_TIMEOUT_MS)
+    session.page.keyboard.press("Escape")
     session.run_sql("select id, city, fare from trips order by id")
-    status = session.wait_for_status(r"^3 rows in \d")
-    assert session.grid_rows() == [
-        ["1", "Oslo", "9.5"],
-        ["2", "Lima", "12.25"],
-        ["3", "NULL", "30"],
-    ]
-    header = session.panel.locator(".jp-SqlRooms-grid thead th").all_inner_texts()
-    assert [text.split("\n")[0] for text in header] == ["#", "id", "city", "fare"]
-    assert "ms" in status or " s" in status
-    show_shared_columns(session)
-    session.page.screenshot(path=str(screenshots / "panel-light.png"))
+    expect(session.app.locator("table tbody tr")).to_have_count(3, timeout=UI_TIMEOUT_MS)
+    assert session.first_column() == ["1", "2", "3"]
+    picture(session, screenshots / "app-jupyterlab-light.png")
 
 
-def test_sql_errors_are_shown_in_the_panel(session: PanelSession) -> None:
+def test_sql_errors_are_shown_in_place(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
     session.run_sql("select * from no_such_table")
-    session.wait_for_status(r"^Failed after")
-    expect(session.panel.locator(".jp-SqlRooms-queryError")).to_contain_text(
-        "no_such_table", timeout=UI_TIMEOUT_MS
+    expect(session.app.get_by_role("alert")).to_contain_text("no_such_table", timeout=UI_TIMEOUT_MS)
+
+
+def test_a_million_rows_sort_and_page_in_duckdb(session: PanelSession) -> None:
+    from playwright.sync_api import expect
+
+    session.run_sql("from big")
+    expect(session.app.get_by_text("of 10,000")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(session.app.locator("table tbody tr")).to_have_count(100, timeout=UI_TIMEOUT_MS)
+    assert session.first_column()[:2] == ["0", "1"]
+
+    header = session.app.get_by_role("columnheader", name=re.compile(r"^id"))
+    # Numbers sort descending first. Sorting only the page in the browser would show 99.
+    header.click()
+    expect(session.app.locator("table tbody tr td:nth-child(2)").first).to_have_text(
+        "999999", timeout=UI_TIMEOUT_MS
     )
+    session.app.locator("button:has(svg.lucide-chevron-right)").first.click()
+    expect(session.app.locator("table tbody tr td:nth-child(2)").first).to_have_text(
+        "999899", timeout=UI_TIMEOUT_MS
+    )
+
+
+def test_a_chart_of_the_query_renders(session: PanelSession) -> None:
+    from playwright.sync_api import expect
+
+    session.run_sql("from big")
+    expect(session.app.get_by_text("of 10,000")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    session.app.get_by_role("tab", name="Charts").click()
+    session.app.locator("select[aria-label='chart x']").select_option("bucket")
+    session.app.get_by_role("button", name="Add chart").click()
+    chart = session.app.get_by_test_id("chart").first
+    expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_TIMEOUT_MS)
+    session.app.get_by_role("tab", name="Results").click()
 
 
 def test_cancel_stops_a_long_query_on_the_server(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
     session.run_sql(LONG_SQL)
-    session.wait_for_status(r"^Running")
-    queries = session.server_status()["queries"]
-    assert [query["sql"] for query in queries] == [LONG_SQL]
-    cancel = session.panel.locator(".jp-SqlRooms-cancelButton")
-    expect(cancel).to_be_enabled()
-    cancel.click()
-    session.wait_for_status(r"^Cancelled after")
-    # The panel stops waiting at once; the server interrupts DuckDB a moment later.
+    expect(session.app.get_by_role("status")).to_contain_text("Running", timeout=UI_TIMEOUT_MS)
+    wait_until(
+        lambda: any(LONG_SQL in q["sql"] for q in session.server_status()["queries"]),
+        "the query to reach the server",
+    )
+    session.app.get_by_role("button", name="Cancel").click()
     wait_until(lambda: session.server_status()["queries"] == [], "the query to stop")
-    # The connection is still good.
     session.run_sql("select 42 as answer")
-    session.wait_for_status(r"^1 row in")
-    assert session.grid_rows() == [["42"]]
-
-
-def test_a_table_notification_reruns_the_query(session: PanelSession) -> None:
-    session.kernel.run(
-        'duckdb.sql("create or replace table live_events as select range as id from range(3)")'
+    expect(session.app.locator("table tbody tr td:nth-child(2)").first).to_have_text(
+        "42", timeout=UI_TIMEOUT_MS
     )
-    session.panel.locator(".jp-SqlRooms-schema button[title='Reload the schema']").click()
-    session.run_sql("select count(*) as n from live_events")
-    session.wait_for_status(r"^1 row in")
-    assert session.grid_rows() == [["3"]]
-    wait_for_subscriber(session, "table:live_events")
-
-    session.kernel.run(
-        'duckdb.sql("insert into live_events select 100 + range from range(2)")\n'
-        '%sqlrooms notify table:live_events {"op": "replace"}'
-    )
-    session.wait_for_status(r"refreshed: a table changed")
-    assert session.grid_rows() == [["5"]]
 
 
-def test_shared_dataframes_are_listed_and_refresh_live(session: PanelSession) -> None:
+def test_resharing_refreshes_the_table_on_screen(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
-    columns = show_shared_columns(session)
-    expect(columns).to_have_text(
-        [re.compile(r"id\s*BIGINT"), re.compile(r"fare\s*DOUBLE"), re.compile(r"city\s*VARCHAR")]
-    )
     session.run_sql("select count(*) as n from trips")
-    session.wait_for_status(r"^1 row in")
-    wait_for_subscriber(session, "table:trips")
-
+    cell = session.app.locator("table tbody tr td:nth-child(2)").first
+    expect(cell).to_have_text("3", timeout=UI_TIMEOUT_MS)
+    # Shared after the app loaded its schema: reload it (↻).
+    session.app.get_by_label("Schema").get_by_role("button").first.click()
+    tables = session.app.get_by_test_id("schema-table")
+    expect(tables.filter(has_text="trips")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    wait_until(
+        lambda: session.server_status()["channels"].get("table:trips", 0) >= 2,
+        "the panel and the app subscribed to table:trips",
+        detail=lambda: f"{session.server_status()['channels']}",
+    )
     session.kernel.run("trips = pd.concat([trips, trips])\n%sqlrooms share trips")
-    session.wait_for_status(r"refreshed: a table changed")
-    assert session.grid_rows() == [["6"]]
+    expect(cell).to_have_text("6", timeout=UI_TIMEOUT_MS)
 
 
-def test_status_bar_shows_the_server_and_its_clients(session: PanelSession) -> None:
+def test_insert_into_notebook_adds_a_cell_below(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
-    session.page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-    item = session.page.locator(".jp-SqlRooms-statusButton")
-    expect(item).to_have_attribute("data-state", "running", timeout=UI_TIMEOUT_MS)
-    expect(item).to_have_text(re.compile(r"SQLRooms: [1-9]\d* clients?"))
+    session.run_sql("select 42 as answer")
+    cells = session.page.locator(".jp-NotebookPanel .jp-Cell")
+    before = cells.count()
+    active = session.page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active")
+    active_index = int(active.get_attribute("data-windowed-list-index") or "0")
+    session.app.get_by_role("button", name="Insert into notebook").click()
+    expect(cells).to_have_count(before + 1)
+    expect(cells.nth(active_index + 1)).to_contain_text(
+        'df = duckdb.sql("""select 42 as answer""").df()'
+    )
 
 
-def test_dark_theme(session: PanelSession, screenshots: Path) -> None:
+def test_tabs_are_restored_after_a_reload(session: PanelSession) -> None:
+    from playwright.sync_api import expect
+
+    session.app.get_by_role("button", name="New query tab").click()
+    session.run_sql("select 'restored' as word")
+    expect(session.app.get_by_role("tab", name="Query 2")).to_be_visible()
+    frame = next(f for f in session.page.frames if "sqlrooms/app/" in f.url)
+    frame.evaluate("location.reload()")
+    expect(session.app.get_by_role("tab", name="Query 2")).to_have_attribute(
+        "aria-selected", "true", timeout=UI_TIMEOUT_MS
+    )
+    expect(session.app.locator(".cm-content")).to_contain_text("select 'restored' as word")
+    session.app.get_by_role("tab", name="History").click()
+    expect(session.app.get_by_label("Query history")).to_contain_text("select 42 as answer")
+    session.app.get_by_role("tab", name="Results").click()
+
+
+def test_dark_theme_reaches_the_app(session: PanelSession, screenshots: Path) -> None:
     from playwright.sync_api import expect
 
     page = session.page
-    session.panel.click(position={"x": 5, "y": 5})
     session.run_sql("select id, city, fare from trips order by id")
-    session.wait_for_status(r"rows in")
     page.get_by_role("menuitem", name="Settings").click()
     theme_menu = page.locator(".lm-Menu-item[data-type='submenu']", has_text=re.compile("^Theme$"))
     theme_menu.click()
@@ -269,45 +304,41 @@ def test_dark_theme(session: PanelSession, screenshots: Path) -> None:
     expect(page.locator("body")).to_have_attribute(
         "data-jp-theme-name", "JupyterLab Dark", timeout=UI_TIMEOUT_MS
     )
-    background = session.panel.evaluate("node => getComputedStyle(node).backgroundColor")
+    expect(session.app.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    background = session.app.locator("body > #root > div").first.evaluate(
+        "node => getComputedStyle(node).backgroundColor"
+    )
     assert is_dark(background), background
-    page.mouse.move(0, 400)
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(screenshots / "panel-dark.png"))
+    picture(session, screenshots / "app-jupyterlab-dark.png")
 
 
 def test_no_uncaught_errors_in_the_page(session: PanelSession) -> None:
     assert session.page_errors == []
 
 
-def show_shared_columns(session: PanelSession) -> Locator:
-    """Reloads the schema and opens the shared dataframe `trips`; returns its columns."""
-    from playwright.sync_api import expect
-
-    session.panel.locator(".jp-SqlRooms-schema button[title='Reload the schema']").click()
-    shared = session.panel.locator(".jp-SqlRooms-shared")
-    trips = shared.locator(".jp-SqlRooms-relation[data-relation='trips']")
-    expect(trips).to_be_visible(timeout=UI_TIMEOUT_MS)
-    toggle = trips.locator(".jp-SqlRooms-treeToggle").first
-    if toggle.get_attribute("aria-expanded") != "true":
-        toggle.click()
-    return trips.locator(".jp-SqlRooms-column")
+def picture(session: PanelSession, path: Path) -> None:
+    """A screenshot of the page with the app frame repainted (headless Chromium may otherwise
+    show a stale frame) and no completion list open."""
+    session.app.locator(".cm-content").press("Escape")
+    frame = session.page.locator(".jp-SqlRooms-appFrame")
+    frame.evaluate("node => { node.style.display = 'none'; }")
+    session.page.wait_for_timeout(200)
+    frame.evaluate("node => { node.style.display = ''; }")
+    session.page.wait_for_timeout(1000)  # colour transitions
+    session.page.screenshot(path=str(path))
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = 30,
+    detail: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what} {detail()}")
         time.sleep(0.2)
-
-
-def wait_for_subscriber(session: PanelSession, channel: str) -> None:
-    """The panel subscribes in the background; wait until the server has it."""
-    wait_until(
-        lambda: session.server_status()["channels"].get(channel, 0) >= 1,
-        f"a subscriber of {channel}",
-    )
 
 
 def is_dark(css_color: str) -> bool:

@@ -31,6 +31,7 @@ from tornado.httpclient import HTTPClientError
 from websockets.asyncio.client import connect as ws_connect
 
 from sqlrooms_jupyter.serverext.app import SqlroomsServerExtension
+from sqlrooms_jupyter.serverext.apphandler import app_routes
 from sqlrooms_jupyter.serverext.handlers import RelayHandler, routes
 from sqlrooms_jupyter.serverext.relay import (
     CLOSE_JUPYTER_STOPPING,
@@ -112,7 +113,7 @@ def from_jupyter_auth_decorator(method: Any, name: str) -> bool:
 def test_every_route_requires_authentication(jp_serverapp: Any) -> None:
     """As jupyter_server checks its own endpoints: each method is @web.authenticated,
     @ws_authenticated or explicitly public (none of ours is), and REST ones @authorized."""
-    ours = routes()
+    ours = routes() + app_routes()
     registered = {
         (rule.matcher.regex.pattern, rule.target)
         for host in jp_serverapp.web_app.default_router.rules
@@ -120,7 +121,7 @@ def test_every_route_requires_authentication(jp_serverapp: Any) -> None:
         if isinstance(rule.target, type) and rule.target.__module__.startswith("sqlrooms_jupyter")
     }
     assert {handler for _, handler in registered} == {handler for _, handler in ours}
-    assert len(registered) == len(ours) == 3
+    assert len(registered) == len(ours) == 5
     for pattern, handler in registered:
         assert pattern.startswith(jp_serverapp.base_url)
         assert jp_serverapp.web_app._check_handler_auth(pattern, handler) == []
@@ -182,6 +183,7 @@ def test_every_route_requires_permission_to_execute_in_kernels(
         assert await http_status(jp_fetch, "sqlrooms", "api", "kernels") == 403
         assert await http_status(jp_fetch, "sqlrooms/api/kernels", unknown) == 403
         assert await ws_status(jp_ws_fetch, "sqlrooms/kernels", unknown, "ws") == 403
+        assert await http_status(jp_fetch, "sqlrooms/app/index.html") == 403
 
     run(jp_asyncio_loop, body())
 

@@ -7,7 +7,11 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IThemeManager,
+  ToolbarButton
+} from '@jupyterlab/apputils';
 import type {
   DocumentRegistry,
   IDocumentWidget
@@ -16,6 +20,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { ActiveKernelTracker, sessionContextOf } from './activeKernel';
+import { NotebookCellInserter } from './insertCell';
 import { sqlroomsIcon } from './icon';
 import { KernelDirectory } from './kernels';
 import { SqlRoomsPanels } from './panels';
@@ -39,7 +44,8 @@ function activate(
   app: JupyterFrontEnd,
   labShell: ILabShell | null,
   palette: ICommandPalette | null,
-  statusBar: IStatusBar | null
+  statusBar: IStatusBar | null,
+  themeManager: IThemeManager | null
 ): void {
   const settings = ServerConnection.makeSettings();
   const api = new SqlRoomsApi(settings);
@@ -56,11 +62,23 @@ function activate(
         );
       })
     : null;
+  const inserter = new NotebookCellInserter(app);
   const panels = new SqlRoomsPanels({
     shell: app.shell,
     settings,
     api,
     kernels,
+    host: {
+      baseUrl: settings.baseUrl,
+      theme: () =>
+        !themeManager?.theme || themeManager.isLight(themeManager.theme)
+          ? 'light'
+          : 'dark',
+      themeChanged: themeManager?.themeChanged ?? null,
+      insertCell: (kernelId, code) => {
+        inserter.insert(kernelId, code);
+      }
+    },
     onServerChanged: () => statusItem?.refreshNow()
   });
 
@@ -140,7 +158,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     "SQLRooms panel: browse and query a kernel's DuckDB tables and shared dataframes.",
   autoStart: true,
-  optional: [ILabShell, ICommandPalette, IStatusBar],
+  optional: [ILabShell, ICommandPalette, IStatusBar, IThemeManager],
   activate
 };
 

@@ -6,6 +6,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 import React from 'react';
 import { SqlRoomsView } from './components/SqlRoomsView';
+import type { IAppHost } from './appHost';
 import type { PanelModel } from './panelModel';
 import type { ISqlRoomsApi } from './serverApi';
 
@@ -15,10 +16,12 @@ export const STATUS_INTERVAL_MS = 5000;
 export class SqlRoomsPanel extends ReactWidget {
   constructor(
     readonly model: PanelModel,
-    private readonly api: ISqlRoomsApi
+    private readonly api: ISqlRoomsApi,
+    private readonly host: IAppHost
   ) {
     super();
     this.addClass('jp-SqlRooms');
+    host.themeChanged?.connect(this.onThemeChanged, this);
     this.poll = new Poll({
       factory: () => this.refresh(),
       frequency: { interval: STATUS_INTERVAL_MS, backoff: true, max: 60_000 },
@@ -31,6 +34,7 @@ export class SqlRoomsPanel extends ReactWidget {
     if (this.isDisposed) {
       return;
     }
+    this.host.themeChanged?.disconnect(this.onThemeChanged, this);
     this.poll.dispose();
     this.model.dispose();
     super.dispose();
@@ -41,9 +45,13 @@ export class SqlRoomsPanel extends ReactWidget {
       <SqlRoomsView
         model={this.model}
         kernelsWithServer={this.kernelsWithServer}
-        now={now}
+        host={this.host}
       />
     );
+  }
+
+  private onThemeChanged(): void {
+    this.update();
   }
 
   private async refresh(): Promise<void> {
@@ -60,10 +68,6 @@ export class SqlRoomsPanel extends ReactWidget {
 
   private readonly poll: Poll;
   private kernelsWithServer: ReadonlySet<string> = new Set();
-}
-
-function now(): number {
-  return performance.now();
 }
 
 function sameIds(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {

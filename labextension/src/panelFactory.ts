@@ -5,6 +5,7 @@
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import type { ServerConnection } from '@jupyterlab/services';
 import { UUID } from '@lumino/coreutils';
+import type { IAppHost } from './appHost';
 import { sqlroomsIcon } from './icon';
 import type { IKernelDirectory } from './kernels';
 import { SqlRoomsPanel } from './panel';
@@ -19,12 +20,14 @@ export interface IPanelFactoryOptions {
   settings: ServerConnection.ISettings;
   api: ISqlRoomsApi;
   kernels: IKernelDirectory;
+  host: IAppHost;
 }
 
 export class SqlRoomsPanelFactory {
   constructor(options: IPanelFactoryOptions) {
-    const { settings, api, kernels } = options;
+    const { settings, api, kernels, host } = options;
     this.api = api;
+    this.host = host;
     this.services = {
       api,
       kernels,
@@ -39,7 +42,7 @@ export class SqlRoomsPanelFactory {
   create(kernelId: string | null): SqlRoomsMainArea {
     const model = new PanelModel(this.services, kernelId);
     const widget = new MainAreaWidget({
-      content: new SqlRoomsPanel(model, this.api)
+      content: new SqlRoomsPanel(model, this.api, this.host)
     });
     widget.id = `sqlrooms-${UUID.uuid4()}`;
     widget.title.icon = sqlroomsIcon;
@@ -56,5 +59,6 @@ export class SqlRoomsPanelFactory {
   }
 
   private readonly api: ISqlRoomsApi;
+  private readonly host: IAppHost;
   private readonly services: IPanelServices;
 }

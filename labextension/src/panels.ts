@@ -4,6 +4,7 @@
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import type { ServerConnection } from '@jupyterlab/services';
+import type { IAppHost } from './appHost';
 import type { IKernelDirectory } from './kernels';
 import type { SqlRoomsMainArea, SqlRoomsPanelFactory } from './panelFactory';
 import type { ISqlRoomsApi } from './serverApi';
@@ -13,6 +14,7 @@ export interface ISqlRoomsPanelsOptions {
   settings: ServerConnection.ISettings;
   api: ISqlRoomsApi;
   kernels: IKernelDirectory;
+  host: IAppHost;
   /** A panel's server started, stopped or failed. */
   onServerChanged(): void;
 }
@@ -49,8 +51,13 @@ export class SqlRoomsPanels {
   private async factory(): Promise<SqlRoomsPanelFactory> {
     if (!this._factory) {
       const { SqlRoomsPanelFactory } = await import('./panelFactory');
-      const { settings, api, kernels } = this.options;
-      this._factory ??= new SqlRoomsPanelFactory({ settings, api, kernels });
+      const { settings, api, kernels, host } = this.options;
+      this._factory ??= new SqlRoomsPanelFactory({
+        settings,
+        api,
+        kernels,
+        host
+      });
     }
     return this._factory;
   }

@@ -12,6 +12,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
 from .._version import __version__
+from .apphandler import app_routes
 from .handlers import routes
 from .manager import Limits, RelayManager
 from .relay import CLOSE_JUPYTER_STOPPING, CLOSE_REASONS
@@ -82,6 +83,7 @@ class SqlroomsServerExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
+        self.handlers.extend(app_routes())
 
     async def stop_extension(self) -> None:
         self.relay_manager.close_all(CLOSE_JUPYTER_STOPPING, CLOSE_REASONS[CLOSE_JUPYTER_STOPPING])

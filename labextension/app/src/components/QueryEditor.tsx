@@ -1,0 +1,65 @@
+import {sql as sqlLanguage, PostgreSQL} from '@codemirror/lang-sql';
+import {Prec} from '@codemirror/state';
+import {EditorView, keymap} from '@codemirror/view';
+import {CodeMirrorEditor} from '@sqlrooms/codemirror';
+import {useMemo, useRef} from 'react';
+import {useAppState} from '../appContext';
+import {statementToRun} from '../statements';
+
+type Props = {
+  value: string;
+  onChange: (value: string) => void;
+  onRun: (sql: string) => void;
+};
+
+/** Table and column names for completion, by bare and schema-qualified table name. */
+function useCompletionSchema(): Record<string, string[]> {
+  const tables = useAppState((s) => s.db.tables);
+  return useMemo(() => {
+    const schema: Record<string, string[]> = {};
+    for (const t of tables) {
+      const columns = t.columns.map((c) => c.name);
+      schema[t.table.table] = columns;
+      if (t.table.schema && t.table.schema !== 'main') {
+        schema[`${t.table.schema}.${t.table.table}`] = columns;
+      }
+    }
+    return schema;
+  }, [tables]);
+}
+
+export function QueryEditor({value, onChange, onRun}: Props) {
+  const schema = useCompletionSchema();
+  const onRunRef = useRef(onRun);
+  onRunRef.current = onRun;
+  const extensions = useMemo(
+    () => [
+      sqlLanguage({dialect: PostgreSQL, schema, upperCaseKeywords: false}),
+      EditorView.contentAttributes.of({'aria-label': 'SQL editor'}),
+      Prec.highest(
+        keymap.of([
+          {
+            key: 'Mod-Enter',
+            preventDefault: true,
+            run: (view) => {
+              const {from, to} = view.state.selection.main;
+              const statement = statementToRun(view.state.doc.toString(), {from, to});
+              if (statement) onRunRef.current(statement);
+              return true;
+            },
+          },
+        ]),
+      ),
+    ],
+    [schema],
+  );
+  return (
+    <CodeMirrorEditor
+      className="h-full"
+      value={value}
+      onChange={onChange}
+      extensions={extensions}
+      options={{lineNumbers: true, foldGutter: false}}
+    />
+  );
+}

@@ -1,0 +1,47 @@
+import type {DbSchemaNode, TableNodeObject} from '@sqlrooms/duckdb';
+import {defaultRenderTableSchemaNode, TableSchemaTree} from '@sqlrooms/schema-tree';
+import {useAppState} from '../appContext';
+
+function quoted(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `FROM "schema"."table"`, leaving out the database and the default `main` schema. */
+export function previewSql(table: TableNodeObject): string {
+  const {schema, table: name} = table.table;
+  return `FROM ${schema && schema !== 'main' ? `${quoted(schema)}.` : ''}${quoted(name)}`;
+}
+
+export function SchemaPanel({onPreview}: {onPreview: (sql: string) => void}) {
+  const schemaTrees = useAppState((s) => s.db.schemaTrees);
+  const renderNode = (node: DbSchemaNode) => {
+    const rendered = defaultRenderTableSchemaNode(node);
+    if (node.object.type !== 'table') return rendered;
+    const table = node.object as TableNodeObject;
+    return (
+      <div
+        className="min-w-0 flex-1"
+        data-testid="schema-table"
+        data-table={table.table.table}
+        title={`Preview ${table.table.table}`}
+        onClick={() => onPreview(previewSql(table))}
+      >
+        {rendered}
+      </div>
+    );
+  };
+  return (
+    <div className="flex h-full flex-col" aria-label="Schema">
+      <div className="flex items-center justify-between border-b px-2 py-1 text-xs font-medium">
+        <span>Tables</span>
+        <TableSchemaTree.RefreshButton />
+      </div>
+      <TableSchemaTree
+        className="flex-1 overflow-auto p-1"
+        schemaTrees={schemaTrees}
+        renderNode={renderNode}
+        skipSingleDatabaseOrSchema
+      />
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * Live refresh: a second socket subscribed to `table:<name>` for the tables on screen. The
+ * official connector subscribes only when its socket opens, so a new set of tables means a new
+ * watcher; queries keep their own socket, untouched.
+ */
+import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';
+import {useEffect, useRef} from 'react';
+
+export function tableChannels(names: Iterable<string>): string[] {
+  return [...new Set([...names].map((n) => `table:${n}`))].sort();
+}
+
+export function isTableChange(payload: unknown): boolean {
+  const op = (payload as {op?: unknown} | null)?.op;
+  return op === 'create' || op === 'replace' || op === 'drop';
+}
+
+export function useTableWatcher(wsUrl: string, names: string[], onChange: () => void): void {
+  const onChangeRef = useRef(onChange);
+  onChangeRef.current = onChange;
+  const key = tableChannels(names).join('\n');
+  useEffect(() => {
+    if (!key) return;
+    const watcher = createWebSocketDuckDbConnector({
+      wsUrl,
+      subscribeChannels: key.split('\n'),
+      onNotification: (payload) => {
+        if (isTableChange(payload)) onChangeRef.current();
+      },
+    });
+    watcher.initialize().catch(() => undefined);
+    return () => {
+      watcher.destroy().catch(() => undefined);
+    };
+  }, [wsUrl, key]);
+}
