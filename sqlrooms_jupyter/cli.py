@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. INSTALL/LOAD, secrets, ATTACH)",
     )
     add(
+        "--cluster",
+        default=None,
+        metavar="POSTGRESQL_URL",
+        help="run as one of several replicas: notify and CRDT rooms go through this "
+        "PostgreSQL database (needs the [lake] extra)",
+    )
+    add(
         "--auth-timeout",
         type=float,
         default=10.0,
@@ -161,6 +168,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         save_debounce_ms=args.save_debounce_ms,
         max_message_size=args.max_message_size,
         limits=Limits(auth_timeout=args.auth_timeout),
+        cluster=args.cluster,
         engine=EngineConfig(
             db_path=args.db_path or ":memory:",
             extensions=args.extensions,

@@ -1,0 +1,71 @@
+"""Is the lake reachable? A probe of each attached DuckLake catalog, once a second.
+
+`/readyz` fails while a probe fails or hangs, so a load balancer drains a
+replica that lost its catalog. DuckDB only: no PostgreSQL driver needed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import duckdb
+
+from ..engine import Engine
+from ..lake import snapshot_version
+
+log = logging.getLogger(__name__)
+
+PROBE_SECONDS = 1.0
+PROBE_TIMEOUT = 5.0
+
+
+class LakeWatch:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.healthy = True
+        self._task: asyncio.Task[None] | None = None
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._cursor is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._cursor.close()
+            self._cursor = None
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        failing = False
+        while True:
+            started = time.monotonic()
+            probe = loop.run_in_executor(None, self._probe)
+            try:
+                await asyncio.wait_for(asyncio.shield(probe), PROBE_TIMEOUT)
+                self.healthy = True
+                if failing:
+                    log.info("lake: reachable again")
+                failing = False
+            except (duckdb.Error, asyncio.TimeoutError) as exc:
+                self.healthy = False
+                if not failing:
+                    log.warning(
+                        "lake: unreachable: %s", str(exc).splitlines()[0] if str(exc) else exc
+                    )
+                failing = True
+                with contextlib.suppress(BaseException):
+                    await probe  # never two probes at once
+            await asyncio.sleep(max(0.0, PROBE_SECONDS - (time.monotonic() - started)))
+
+    def _probe(self) -> None:
+        if self._cursor is None:
+            self._cursor = self.engine.connection.cursor()
+        snapshot_version(self._cursor, self.engine.lakes)
