@@ -250,7 +250,7 @@ class PostgresRoomStore(RoomStore):
 
 def _merge(parts: builtins.list[bytes]) -> bytes:
     """One snapshot holding every part (Loro imports are idempotent and commute)."""
-    doc = LoroDoc()
+    doc = LoroDoc()  # type: ignore[no-untyped-call]
     for part in parts:
         try:
             doc.import_(part)
