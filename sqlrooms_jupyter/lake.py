@@ -79,10 +79,47 @@ def ducklake_catalogs(con: duckdb.DuckDBPyConnection) -> list[str]:
 def snapshot_version(cursor: duckdb.DuckDBPyConnection, catalogs: list[str]) -> str:
     """The current snapshot id of each lake: a result computed at one version is valid for
     every replica that reads the same version."""
-    parts = []
+    snapshots = current_snapshots(cursor, catalogs)
+    return ",".join(f"{catalog}@{snapshot}" for catalog, snapshot in snapshots.items())
+
+
+# How a snapshot's `changes` name what happened to a table; all else (inserts, deletes,
+# alters, compactions) is a "change".
+_OPS = {"tables_created": "create", "tables_dropped": "drop"}
+
+
+def current_snapshots(cursor: duckdb.DuckDBPyConnection, catalogs: list[str]) -> dict[str, int]:
+    snapshots = {}
     for catalog in catalogs:
         row = cursor.execute(
             f"SELECT id FROM {quote_identifier(catalog)}.current_snapshot()"
         ).fetchone()
-        parts.append(f"{catalog}@{row[0] if row else ''}")
-    return ",".join(parts)
+        snapshots[catalog] = int(row[0]) if row else 0
+    return snapshots
+
+
+def table_changes(
+    cursor: duckdb.DuckDBPyConnection, catalog: str, after: int
+) -> list[tuple[str, str, int]]:
+    """(table name, op, snapshot id) for every table a snapshot after `after` touched."""
+    lake = quote_identifier(catalog)
+    names = dict(
+        cursor.execute(
+            "SELECT table_id::VARCHAR, table_name FROM "
+            f"{quote_identifier('__ducklake_metadata_' + catalog)}.ducklake_table"
+        ).fetchall()
+    )
+    found = []
+    for snapshot_id, changes in cursor.execute(
+        f"SELECT snapshot_id, changes FROM {lake}.snapshots() WHERE snapshot_id > ? "
+        "ORDER BY snapshot_id",
+        [after],
+    ).fetchall():
+        for kind, items in (changes or {}).items():
+            if not kind.startswith(("tables_", "inlined_")) or kind == "tables_renamed":
+                continue
+            for item in items or ():
+                name = item.rsplit(".", 1)[-1] if kind == "tables_created" else names.get(item)
+                if name:
+                    found.append((name, _OPS.get(kind, "change"), int(snapshot_id)))
+    return found

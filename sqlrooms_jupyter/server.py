@@ -194,7 +194,7 @@ class SqlroomsServer:
             if self.engine.lakes:
                 from .cluster.lakewatch import LakeWatch
 
-                self.lake_watch = LakeWatch(self.engine)
+                self.lake_watch = LakeWatch(self.engine, self.hub.deliver)
                 await self.lake_watch.start()
             await self.hub.start()
             if self.rooms is not None:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +135,30 @@ def test_cached_result_is_fresh_after_a_write_through_another_replica(
         assert rows(reader, sql, persist=True) == [{"n": 1}]  # from the cache
         writer.query("INSERT INTO counted VALUES (2)", kind="exec")
         assert rows(reader, sql, persist=True) == [{"n": 2}]
+
+
+def test_a_change_made_outside_the_servers_notifies_every_replica(
+    replicas: Replicas, postgres: Postgres, python: str
+) -> None:
+    clients = [server.client() for server in replicas.servers]
+    try:
+        for client in clients:
+            client.send({"type": "subscribe", "channel": "table:outside"})
+            assert client.recv_json()["type"] == "subscribed"
+        data = next(iter(replicas.workdir.glob("lake-data")))
+        script = (
+            "import duckdb; con = duckdb.connect(); "
+            f"con.execute({lake_init_sql(postgres.dsn, f'{data}/')!r}); "
+            "con.execute('CREATE TABLE outside AS SELECT 42 AS answer')"
+        )
+        subprocess.run([python, "-c", script], check=True, timeout=60)
+        for client in clients:
+            note = client.recv_json(timeout=20)
+            assert note["channel"] == "table:outside"
+            assert note["payload"]["op"] == "create"
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_readyz_fails_while_postgres_is_down_and_recovers(

@@ -1,7 +1,11 @@
-"""Is the lake reachable? A probe of each attached DuckLake catalog, once a second.
+"""Is the lake reachable, and did it change? A probe of each attached DuckLake catalog,
+once a second.
 
 `/readyz` fails while a probe fails or hangs, so a load balancer drains a
-replica that lost its catalog. DuckDB only: no PostgreSQL driver needed here.
+replica that lost its catalog. A new snapshot, whoever made it (any replica, or
+a program outside the servers), sends `table:<name>` notifications to this
+replica's subscribers; every replica probes, so they are not fanned out.
+DuckDB only: no PostgreSQL driver needed here.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import time
 import duckdb
 
 from ..engine import Engine
-from ..lake import snapshot_version
+from ..lake import current_snapshots, table_changes
+from ..pubsub import Deliver
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +28,10 @@ PROBE_TIMEOUT = 5.0
 
 
 class LakeWatch:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, deliver: Deliver) -> None:
         self.engine = engine
+        self.deliver = deliver
+        self._seen: dict[str, int] | None = None  # snapshot ids at the last probe
         self.healthy = True
         self._task: asyncio.Task[None] | None = None
         self._cursor: duckdb.DuckDBPyConnection | None = None
@@ -49,8 +56,10 @@ class LakeWatch:
             started = time.monotonic()
             probe = loop.run_in_executor(None, self._probe)
             try:
-                await asyncio.wait_for(asyncio.shield(probe), PROBE_TIMEOUT)
+                changes = await asyncio.wait_for(asyncio.shield(probe), PROBE_TIMEOUT)
                 self.healthy = True
+                for name, op, snapshot in changes:
+                    self.deliver(f"table:{name}", {"op": op, "snapshot": snapshot})
                 if failing:
                     log.info("lake: reachable again")
                 failing = False
@@ -65,7 +74,13 @@ class LakeWatch:
                     await probe  # never two probes at once
             await asyncio.sleep(max(0.0, PROBE_SECONDS - (time.monotonic() - started)))
 
-    def _probe(self) -> None:
+    def _probe(self) -> list[tuple[str, str, int]]:
         if self._cursor is None:
             self._cursor = self.engine.connection.cursor()
-        snapshot_version(self._cursor, self.engine.lakes)
+        now = current_snapshots(self._cursor, self.engine.lakes)
+        seen, self._seen = self._seen, now
+        changes: list[tuple[str, str, int]] = []
+        for catalog, snapshot in now.items():
+            if seen is not None and snapshot > seen.get(catalog, snapshot):
+                changes += table_changes(self._cursor, catalog, seen[catalog])
+        return changes
