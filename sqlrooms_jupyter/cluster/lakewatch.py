@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import duckdb
 
 from ..engine import Engine
 from ..lake import current_snapshots, table_changes
-from ..pubsub import Deliver
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ PROBE_TIMEOUT = 5.0
 
 
 class LakeWatch:
-    def __init__(self, engine: Engine, deliver: Deliver) -> None:
+    def __init__(self, engine: Engine, deliver: Callable[[str, Any], object]) -> None:
         self.engine = engine
         self.deliver = deliver
         self._seen: dict[str, int] | None = None  # snapshot ids at the last probe
