@@ -124,6 +124,8 @@ class Cluster:
             log.warning("cluster: ignoring a malformed %s message: %s", channel, exc)
         except psycopg.Error as exc:
             log.warning("cluster: could not read a %s message's payload: %s", channel, exc)
+        except Exception:  # a bug in one delivery must not stop the listener
+            log.exception("cluster: delivering a %s message failed", channel)
 
     async def _large_payload(self, row_id: int) -> str:
         conn = await self._fetch.get()
