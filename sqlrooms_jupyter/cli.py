@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. INSTALL/LOAD, secrets, ATTACH)",
     )
     add(
+        "--cluster",
+        default=None,
+        metavar="POSTGRESQL_URL",
+        help="run as one of several replicas: notify and CRDT rooms go through this "
+        "PostgreSQL database (needs the [lake] extra)",
+    )
+    add(
         "--auth-timeout",
         type=float,
         default=10.0,
@@ -202,6 +209,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             max_connections=args.max_connections,
             max_sql_chars=args.max_sql_size,
         ),
+        cluster=args.cluster,
         engine=EngineConfig(
             db_path=args.db_path or ":memory:",
             extensions=args.extensions,

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from . import results
+from . import lake, results
 from .cache import ResultCache
 from .executor import Cancelled, Executor, Lane, Task, Unavailable, Work, default_pool_size
 from .flow import StreamSender
@@ -78,6 +78,7 @@ class Engine:
         self.runner: QueryRunner | None = None
         self.cache: ResultCache | None = None
         self.warnings: list[str] = []
+        self.lakes: list[str] = []  # attached DuckLake catalogs (e.g. by --init-sql)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -108,12 +109,15 @@ class Engine:
             # A connection lent by a notebook is in use on the kernel's thread too;
             # a cursor of its own keeps the set-up off that object.
             setup = con.cursor() if self._given_connection is not None else con
+            lake.install_packaged_extensions(setup)
             for spec in cfg.extensions:
                 self._load_extension(setup, spec)
             if not sandbox.read_only or cfg.meta_db:  # a read-only database gets no new tables
                 self.meta.create(setup)
             if cfg.init_sql.strip():
                 setup.execute(cfg.init_sql)
+            use = lake.cursor_setup(setup)
+            self.lakes = lake.ducklake_catalogs(setup)
             sandbox.apply(setup)  # last: it locks the configuration
             direct_select = results.direct_select(setup)
         except Exception:
@@ -128,7 +132,9 @@ class Engine:
             read_only=sandbox.read_only,
             batch_rows=cfg.batch_rows,
             stream_chunk_bytes=cfg.stream_chunk_bytes,
+            version=self._lake_version if self.lakes else None,
         )
+        self.executor.on_cursor = (lambda cursor: cursor.execute(use)) if use else None
         self._con = con
         self.executor.closing = False
         self.executor.start(con)
@@ -222,6 +228,9 @@ class Engine:
     ) -> None:
         assert self.runner is not None
         self.runner.upload_arrow(cursor, task, table, ipc)
+
+    def _lake_version(self, cursor: duckdb.DuckDBPyConnection) -> str:
+        return lake.snapshot_version(cursor, self.lakes)
 
     def invalidate_cache(self) -> None:
         if self.cache is not None:

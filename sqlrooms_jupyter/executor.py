@@ -96,6 +96,8 @@ class Executor:
         self._idle_lanes: list[Lane] = []
         self._lanes_lock = threading.Lock()
         self.prepare: Prepare | None = None
+        # Run on each new cursor, e.g. the `USE` that set-up SQL did on the connection.
+        self.on_cursor: Callable[[duckdb.DuckDBPyConnection], object] | None = None
         self.closing = False
 
     @property
@@ -140,7 +142,14 @@ class Executor:
             if self._idle_lanes:
                 return self._idle_lanes.pop()
             generation = self._generation
-        return Lane(con.cursor(), generation)
+        cursor = con.cursor()
+        if self.on_cursor is not None:
+            try:
+                self.on_cursor(cursor)
+            except BaseException:
+                cursor.close()
+                raise
+        return Lane(cursor, generation)
 
     def _give_back(self, lane: Lane, reusable: bool) -> None:
         with self._lanes_lock:

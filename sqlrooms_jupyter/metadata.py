@@ -72,3 +72,24 @@ class MetaTables:
             "room_id TEXT NOT NULL, seq BIGINT NOT NULL, data BLOB NOT NULL, "
             "created_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (room_id, seq))",
         ]
+
+
+# Under `--cluster`: the tables shared by every replica, in a schema of the PostgreSQL
+# database (a DuckLake catalog would refuse the PRIMARY KEYs).
+CLUSTER_SCHEMA = "sqlrooms"
+
+
+def postgres_definitions(schema: str = CLUSTER_SCHEMA) -> list[str]:
+    ns = quote_identifier(schema)
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {ns}",
+        f"CREATE TABLE IF NOT EXISTS {ns}.sync_rooms ("
+        "room_id TEXT PRIMARY KEY, snapshot BYTEA, updated_at TIMESTAMPTZ DEFAULT now())",
+        f"CREATE TABLE IF NOT EXISTS {ns}.sync_updates ("
+        "id BIGSERIAL PRIMARY KEY, room_id TEXT NOT NULL, data BYTEA NOT NULL, "
+        "created_at TIMESTAMPTZ DEFAULT now())",
+        f"CREATE INDEX IF NOT EXISTS sync_updates_room ON {ns}.sync_updates (room_id, id)",
+        # Notify payloads over PostgreSQL's 8000-byte NOTIFY limit; the message names the row.
+        f"CREATE TABLE IF NOT EXISTS {ns}.notify_payloads ("
+        "id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL, created_at TIMESTAMPTZ DEFAULT now())",
+    ]

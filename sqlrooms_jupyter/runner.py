@@ -39,6 +39,7 @@ class QueryRunner:
         read_only: bool = False,
         batch_rows: int,
         stream_chunk_bytes: int,
+        version: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> None:
         self.cache = cache
         self._invalidate = invalidate
@@ -46,6 +47,9 @@ class QueryRunner:
         self._read_only = read_only
         self._batch_rows = batch_rows
         self._stream_chunk_bytes = stream_chunk_bytes
+        # The data's version (a lake's snapshot ids): part of a cached result's key, so a
+        # result is never served once another replica changed the data.
+        self._version = version
 
     def run(
         self,
@@ -77,14 +81,16 @@ class QueryRunner:
             finally:
                 if not read_only:
                     self._invalidate()
-        key = ResultCache.key(query.kind, query.sql)
+        version = self._version(cursor) if self._version else ""
+        key = ResultCache.key(query.kind, f"{version}\n{query.sql}")
         with cache.computing(key):
             stored = cache.get(key)
             if stored is not None:
                 return _from_cache(query, stored)
             generation = cache.generation
             outcome = self._compute(cursor, task, query, types, None)
-            if outcome.payload is not None:
+            unchanged = not self._version or self._version(cursor) == version
+            if outcome.payload is not None and unchanged:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
             return outcome
 

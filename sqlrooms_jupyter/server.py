@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import tornado.httpserver
@@ -28,9 +28,14 @@ import tornado.web
 from . import handlers
 from .crdt import Rooms
 from .crdt.duckdb_store import DuckDBRoomStore
+from .crdt.store import RoomStore
 from .engine import Engine, EngineConfig
 from .pubsub import Hub
 from .session import Connection, Limits, ServerState, Session
+
+if TYPE_CHECKING:
+    from .cluster.lakewatch import LakeWatch
+    from .cluster.postgres import Cluster
 
 T = TypeVar("T")
 
@@ -61,6 +66,8 @@ class ServerConfig:
     unix_socket: str | None = None
     relay_secret: str | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
+    # PostgreSQL URL shared by the replicas: notify fan-out and CRDT rooms (`--cluster`).
+    cluster: str | None = None
 
 
 class SqlroomsServer:
@@ -76,6 +83,8 @@ class SqlroomsServer:
         self.hub = Hub()
         self.state: ServerState | None = None
         self.rooms: Rooms | None = None  # CRDT rooms, with `config.sync`
+        self.cluster: Cluster | None = None  # with `config.cluster`
+        self.lake_watch: LakeWatch | None = None  # when set-up SQL attached a DuckLake
         self.started_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -104,7 +113,13 @@ class SqlroomsServer:
 
     @property
     def ready(self) -> bool:
-        return self.state is not None and self.state.ready.is_set() and self.engine.ready
+        return (
+            self.state is not None
+            and self.state.ready.is_set()
+            and self.engine.ready
+            and (self.cluster is None or self.cluster.healthy)
+            and (self.lake_watch is None or self.lake_watch.healthy)
+        )
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -162,7 +177,11 @@ class SqlroomsServer:
             allow = self.config.allow_client_snapshots
             if allow is None:  # as the published server: only when nothing is persisted
                 allow = self.config.engine.db_path == ":memory:"
-            store = DuckDBRoomStore(lambda: self.engine.connection.cursor(), self.engine.meta, loop)
+            store: RoomStore = DuckDBRoomStore(
+                lambda: self.engine.connection.cursor(), self.engine.meta, loop
+            )
+            if self.config.cluster:
+                store = self._cluster(loop).store
             self.rooms = Rooms(
                 store,
                 loop,
@@ -177,6 +196,13 @@ class SqlroomsServer:
             raise
         try:
             await loop.run_in_executor(None, self.engine.open)
+            if self.config.cluster:
+                await self._cluster(loop).start()
+            if self.engine.lakes:
+                from .cluster.lakewatch import LakeWatch
+
+                self.lake_watch = LakeWatch(self.engine, self.hub.deliver)
+                await self.lake_watch.start()
             await self.hub.start()
             if self.rooms is not None:
                 await self.rooms.start()
@@ -185,6 +211,7 @@ class SqlroomsServer:
                 session.shutdown("server failed to start")
             if self.rooms is not None:
                 await self.rooms.storage.stop()
+            await self._stop_cluster()
             await loop.run_in_executor(None, self.engine.close)
             await self._stop_listening()
             raise
@@ -205,9 +232,27 @@ class SqlroomsServer:
         if self.rooms is not None:
             await self.rooms.close()  # every room into its snapshot, before the checkpoint
         await self.hub.stop()
+        await self._stop_cluster()
         await asyncio.get_running_loop().run_in_executor(None, self.engine.close)
         await self._stop_listening()
         self.state.ready.clear()
+
+    def _cluster(self, loop: asyncio.AbstractEventLoop) -> Cluster:
+        """The replicas' shared PostgreSQL (psycopg is imported only when asked for)."""
+        if self.cluster is None:
+            from .cluster.postgres import Cluster
+
+            assert self.config.cluster
+            self.cluster = Cluster(self.config.cluster, loop)
+            self.hub.fanout = self.cluster.fanout
+        return self.cluster
+
+    async def _stop_cluster(self) -> None:
+        if self.lake_watch is not None:
+            await self.lake_watch.stop()
+            self.lake_watch = None
+        if self.cluster is not None:
+            await self.cluster.stop()
 
     def open_session(self, connection: Connection, *, authenticated: bool, peer: str) -> Session:
         """A new client connection (called by a transport on the server's loop)."""

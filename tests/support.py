@@ -39,10 +39,18 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]
 class ServerProcess:
     """`python -m sqlrooms_jupyter` on a free loopback port."""
 
-    def __init__(self, *args: str, cwd: Path, extensions: str = "", preexec_fn: Any = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        extensions: str = "",
+        python: str = sys.executable,
+        port: int | None = None,
+        preexec_fn: Any = None,
+    ) -> None:
+        self.port = port or free_port()
         self.args = [
-            sys.executable,
+            python,
             "-m",
             "sqlrooms_jupyter",
             "--port",

@@ -475,3 +475,26 @@ def test_python_api_edits_reach_clients(inprocess: SqlroomsServer, tmp_path: Pat
     peer.close()
     server.call(server.stop, timeout=30)
     assert stored_rooms(tmp_path / "api.duckdb") == (expected, 0)
+
+
+def test_updates_from_another_server_reach_members_once(inprocess: SqlroomsServer) -> None:
+    """`Rooms.receive`: what a shared store hands over is merged and relayed, duplicates not."""
+    server = inprocess
+    rooms = server.rooms
+    assert rooms is not None
+    peer = Peer(server.url)
+    elsewhere = LoroDoc()
+    elsewhere.get_map("m").insert("from", "another replica")
+    elsewhere.commit()
+    update = elsewhere.export(ExportMode.Snapshot())
+
+    server.call(rooms.receive, "room", update)
+    peer.wait(lambda: peer.value == {"m": {"from": "another replica"}})
+    assert len(peer.relayed) == 1
+    server.call(rooms.receive, "room", update)  # already merged: nothing to send
+    server.call(rooms.receive, "unloaded-room", update)  # not loaded here: ignored
+    peer.edit(lambda doc: doc.get_map("m").insert("then", "local"))
+    peer.expect(ACK)
+    assert len(peer.relayed) == 1
+    assert server.call(rooms.doc, "room").get_deep_value() == peer.value
+    peer.close()

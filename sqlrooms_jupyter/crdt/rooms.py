@@ -92,6 +92,7 @@ class Rooms:
         self.closing = False
 
     async def start(self) -> None:
+        self.storage.watch(self.receive)
         await self.storage.start()
 
     async def close(self) -> None:
@@ -140,6 +141,36 @@ class Rooms:
                 )
             )
         self._spawn(session, room, self._update(session, room, bytes(data)))
+
+    def receive(self, room_id: str, data: bytes) -> None:
+        """An update that another server committed to the shared store: merge it into
+        the room, if loaded here, and pass it on to the members here."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            return  # not loaded here: the store has it for the next load
+        if not room.loaded.done():  # the load may have missed it: merge it after
+            room.loaded.add_done_callback(lambda _: self._merge_remote(room, data))
+        else:
+            self._merge_remote(room, data)
+
+    def _merge_remote(self, room: _Room, data: bytes) -> None:
+        if not room.ready or self._rooms.get(room.room_id) is not room:
+            return
+        before = room.doc.oplog_vv
+        try:
+            room.doc.import_(data)
+        except BaseException as exc:
+            if not is_loro_error(exc):
+                raise
+            log.warning(
+                "room %r: skipping an unreadable update from the store: %s", room.room_id, exc
+            )
+            return
+        if room.doc.oplog_vv == before:
+            return  # one we had (our own, or in what the load read)
+        for member in list(room.members):
+            if not member.closed:
+                member.connection.send(data, binary=True)
 
     def leave(self, session: Session) -> None:
         room = self._joined.pop(session, None)

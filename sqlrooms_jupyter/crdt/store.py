@@ -11,7 +11,7 @@ import asyncio
 import builtins
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,7 +83,16 @@ def build_room(
     )
 
 
+# `receive(room_id, data)`: an update that another server committed to a shared store.
+Receive = Callable[[str, bytes], None]
+
+
 class RoomStore(ABC):
+    def watch(self, receive: Receive) -> None:
+        """Where a store shared by several servers hands over, on the event loop, the
+        updates the others commit; a store of one server has none to hand over."""
+        return None
+
     @abstractmethod
     async def start(self) -> None: ...
 
