@@ -132,6 +132,7 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
         allowed = (
             self._token_state == "valid"
             or security.is_loopback_origin(origin)
+            or security.is_same_origin(origin, self.request.headers.get("Host"))
             or origin in origins
             or "*" in origins
         )

@@ -29,6 +29,17 @@ def is_loopback_origin(origin: str) -> bool:
     return _is_loopback_name(urlsplit(origin).hostname or "")
 
 
+def is_same_origin(origin: str, host_header: str | None) -> bool:
+    """A page served by this server (`/app/`) talking to its own socket: the Origin's
+    host and port are the request's Host."""
+    if not host_header:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    return parts.netloc.lower() == host_header.strip().lower()
+
+
 def host_name(host_header: str) -> str:
     """The name in a `Host` header, without its port (`[::1]:4000` -> `::1`)."""
     host = host_header.strip().lower()

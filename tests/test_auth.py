@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -123,3 +125,28 @@ def test_valid_token_at_upgrade_overrides_the_origin_check(secured: ServerProces
         assert client.query("select 1 as x", kind="json") == [{"x": 1}]
     with pytest.raises(InvalidStatus):
         secured.client("/?token=wrong", origin="https://app.example.com")
+
+
+def upgrade_status(server: ServerProcess, host: str, origin: str) -> int:
+    """The status of a raw WebSocket upgrade that names its own Host (as a browser on a
+    non-loopback name would)."""
+    request = (
+        "GET /ws/duckdb HTTP/1.1\r\n"
+        f"Host: {host}\r\nOrigin: {origin}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(request.encode())
+        status_line = sock.recv(1024).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])
+
+
+def test_the_servers_own_pages_may_connect_on_any_host(start_server) -> None:
+    """`/app/` opened at http://data.example.com:P/ talks to ws://data.example.com:P/."""
+    server = start_server("--host", "0.0.0.0")
+    host = f"data.example.com:{server.port}"
+    assert upgrade_status(server, host, f"http://{host}") == 101
+    assert upgrade_status(server, host, f"https://{host}") == 101
+    assert upgrade_status(server, host, "http://data.example.com:1") == 403
+    assert upgrade_status(server, host, "https://evil.example") == 403

@@ -10,6 +10,7 @@ from sqlrooms_jupyter.security import (
     host_name,
     is_loopback_bind,
     is_loopback_origin,
+    is_same_origin,
     request_token,
     tokens_match,
 )
@@ -153,3 +154,19 @@ def test_tokens_match() -> None:
     assert not tokens_match(123, "123")
     assert not tokens_match("anything", None)
     assert not tokens_match("", None)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "same"),
+    [
+        ("http://data.example.com:4000", "data.example.com:4000", True),
+        ("https://Data.Example.com", "data.example.com", True),
+        ("http://data.example.com:4001", "data.example.com:4000", False),
+        ("http://evil.example", "data.example.com", False),
+        ("null", "null", False),
+        ("file://", "", False),
+        ("http://data.example.com", None, False),
+    ],
+)
+def test_same_origin(origin: str, host: str | None, same: bool) -> None:
+    assert is_same_origin(origin, host) is same
