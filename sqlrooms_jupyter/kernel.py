@@ -137,6 +137,14 @@ class KernelServer:
         return ["ws" + url.removeprefix("http") + path for url in urls]  # http(s) -> ws(s)
 
     @property
+    def app_urls(self) -> list[str]:
+        """The SQLRooms app bound to this kernel, through Jupyter (signed in by its cookie)."""
+        if self.kernel_id is None or self.runtime_dir is None:
+            return []
+        query = f"sqlrooms/app/?kernel={self.kernel_id}"
+        return [url + query for url in jupyter_server_urls(self.runtime_dir)]
+
+    @property
     def server(self) -> SqlroomsServer:
         if self._thread is None:
             raise RuntimeError("the SQLRooms server is not running")
@@ -226,6 +234,13 @@ class KernelServer:
         """The URL a client opens, with the token in the query string."""
         token = self.config.auth_token
         return f"{self.url}?token={token}" if token else self.url
+
+    @property
+    def direct_app_url(self) -> str:
+        """The app served by this server; the token rides in the fragment, out of server logs."""
+        token = self.config.auth_token
+        app = self.url.replace("ws://", "http://", 1) + "app/"
+        return f"{app}#token={token}" if token else app
 
     def share(self, name: str, obj: object, *, follow: str | None = None) -> bool:
         """Make `obj` queryable as `name` by clients and by the notebook's own cells;

@@ -255,6 +255,7 @@ class SqlroomsMagics(Magics):
 
 def started_message(server: KernelServer) -> str:
     lines = [f"SQLRooms server running at {server.url}"]
+    lines.append(f"  app: {server.direct_app_url}")
     lines += [f"  note: {note}" for note in server.notes]
     token = server.config.auth_token
     if token:
@@ -268,6 +269,8 @@ def started_message(server: KernelServer) -> str:
             "    (Jupyter's login, not the token above: a page Jupyter serves is signed in by "
             "its cookie; elsewhere add ?token=<your Jupyter server's token>)"
         )
+        if server.app_urls:
+            lines.append(f"  app through Jupyter: {' or '.join(server.app_urls)}")
     lines += [
         "  from a SQLRooms app:",
         "    import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';",

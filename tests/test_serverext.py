@@ -214,6 +214,9 @@ def test_queries_through_the_relay(
             # The hint names this Jupyter server's own URL, base_url included.
             relay_url = f"ws://[^/ ]+:{jp_http_port}{jp_base_url}sqlrooms/kernels/{kid}/ws"
             assert re.search(f"through Jupyter: .*{relay_url}", kernel.started_output)
+            app_url = f"http://[^/ ]+:{jp_http_port}{jp_base_url}sqlrooms/app/\\?kernel={kid}"
+            assert re.search(f"app through Jupyter: .*{app_url}", kernel.started_output)
+            assert re.search(r"app: http://127\.0\.0\.1:\d+/app/", kernel.started_output)
             (
                 await kernel.run(
                     "import pandas as pd\n"
