@@ -175,6 +175,36 @@ def test_readyz_fails_while_postgres_is_down_and_recovers(
         assert rows(client, "SELECT count(*) AS n FROM counted") == [{"n": 2}]
 
 
+def test_a_notify_acknowledged_while_postgres_is_down_reaches_the_other_replicas(
+    replicas: Replicas, postgres: Postgres
+) -> None:
+    clients = [server.client() for server in replicas.servers]
+    try:
+        for client in clients:
+            client.send({"type": "subscribe", "channel": "outage"})
+            assert client.recv_json() == {"type": "subscribed", "channel": "outage"}
+        postgres.stop()
+        try:
+            wait_for(lambda: all(readyz(server) == 503 for server in replicas.servers))
+            sender = clients[1]
+            notes = [{"type": "notify", "channel": "outage", "payload": {"n": n}} for n in (1, 2)]
+            for note in notes:
+                sender.send({k: v for k, v in note.items() if k != "type"} | {"type": "notify"})
+                assert sender.recv_json() == note
+                assert sender.recv_json() == {"type": "notifyAck", "channel": "outage"}
+        finally:
+            postgres.start()
+        for other in (clients[0], clients[2]):  # in order, once each
+            assert [other.recv_json(timeout=40) for _ in notes] == notes
+        sender.send({"type": "notify", "channel": "outage", "payload": {"n": 3}})
+        after = {"type": "notify", "channel": "outage", "payload": {"n": 3}}
+        for other in (clients[0], clients[2]):
+            assert other.recv_json(timeout=20) == after
+    finally:
+        for client in clients:
+            client.close()
+
+
 def test_lake_on_s3_compatible_storage(postgres: Postgres, python: str, tmp_path: Path) -> None:
     moto = MotoServer(python, tmp_path)
     try:

@@ -4,6 +4,7 @@ One listening connection per replica receives both kinds of message: `notify`
 frames another replica published, and CRDT updates another replica committed.
 Each message names the replica it came from, so a replica skips its own. The
 listener pings the database every second; `healthy` is what `/readyz` reports.
+After an outage it reads the notify rows it missed (see `fanout`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import psycopg
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PING_SECONDS = 1.0
 RECONNECT_SECONDS = 0.5
+SEEN_PAYLOADS = 10_000  # notify rows remembered, so a row read twice is delivered once
+LOOK_BACK = 1_000  # rows before the highest seen: ids are taken in one order, committed in another
 
 
 class Cluster:
@@ -44,7 +48,11 @@ class Cluster:
         self._listener: asyncio.Task[None] | None = None
         self._deliver: Deliver | None = None
         self._fetch = Link(url)  # payloads too big for a NOTIFY
-        self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
+        self.on_reconnect: list[Callable[[], Awaitable[None]]] = [self._catch_up]
+        self._first_payload = 0  # notify rows up to this id predate this replica
+        self._last_payload = 0  # the highest notify row id read
+        self._seen: set[int] = set()
+        self._seen_order: deque[int] = deque()
 
     async def start(self) -> None:
         """Create the shared tables (refuses to start if PostgreSQL is unreachable), then listen."""
@@ -55,6 +63,11 @@ class Cluster:
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('sqlrooms-schema'))")
                 for statement in postgres_definitions(self.schema):
                     await conn.execute(statement)
+            cursor = await conn.execute(
+                f"SELECT coalesce(max(id), 0) FROM {self.table('notify_payloads')}"
+            )
+            row = await cursor.fetchone()
+            self._first_payload = self._last_payload = int(row[0]) if row else 0
         finally:
             await conn.close()
         connected = self._loop.create_future()
@@ -109,10 +122,12 @@ class Cluster:
             if message.get("n") == self.node:
                 return
             if channel == NOTIFY_CHANNEL:
-                if "id" in message:  # a large payload: kept in a table
-                    message = json.loads(await self._large_payload(int(message["id"])))
-                if self._deliver is not None:
-                    self._deliver(message["c"], message.get("p"))
+                if "id" in message:  # kept in a table: large, or sent after an outage
+                    row_id = int(message["id"])
+                    if not self._first_sight(row_id):
+                        return
+                    message = json.loads(await self._large_payload(row_id))
+                self._deliver_notify(message)
             elif channel == CRDT_CHANNEL:
                 room_id = message["r"]
                 if "d" in message:
@@ -126,6 +141,41 @@ class Cluster:
             log.warning("cluster: could not read a %s message's payload: %s", channel, exc)
         except Exception:  # a bug in one delivery must not stop the listener
             log.exception("cluster: delivering a %s message failed", channel)
+
+    def _deliver_notify(self, message: dict[str, object]) -> None:
+        if self._deliver is not None:
+            self._deliver(str(message["c"]), message.get("p"))
+
+    def _first_sight(self, row_id: int) -> bool:
+        if row_id in self._seen:
+            return False
+        self._seen.add(row_id)
+        self._seen_order.append(row_id)
+        if len(self._seen_order) > SEEN_PAYLOADS:
+            self._seen.discard(self._seen_order.popleft())
+        self._last_payload = max(self._last_payload, row_id)
+        return True
+
+    async def _catch_up(self) -> None:
+        """Deliver the notify rows other replicas wrote while this one was not listening."""
+        conn = await self._fetch.get()
+        cursor = await conn.execute(
+            f"SELECT id, body FROM {self.table('notify_payloads')} WHERE id > %s ORDER BY id",
+            [max(self._first_payload, self._last_payload - LOOK_BACK)],
+        )
+        missed = 0
+        for row_id, body in await cursor.fetchall():
+            if not self._first_sight(int(row_id)):
+                continue
+            try:
+                message = json.loads(body)
+            except ValueError:
+                continue
+            if message.get("n") != self.node:
+                missed += 1
+                self._deliver_notify(message)
+        if missed:
+            log.info("cluster: delivered %d notifies sent while PostgreSQL was unreachable", missed)
 
     async def _large_payload(self, row_id: int) -> str:
         conn = await self._fetch.get()
