@@ -73,3 +73,25 @@ def test_config_names_a_ui_state_table_the_app_can_write(
             kind="json",
         )
         assert rows == [{"payload": '{"version":1}'}]
+
+
+def test_shared_objects_are_listed_by_catalog_queries() -> None:
+    """Schema browsers (the official connector's loadSchemaCatalog) read duckdb_views() and
+    duckdb_columns(): the shared objects must be there, not only in queries naming them."""
+    import pandas as pd
+
+    thread = ServerThread(ServerConfig(port=0, engine=EngineConfig(extensions=())))
+    server = thread.start()
+    try:
+        server.share("trips", pd.DataFrame({"fare": [1.5]}))
+        with Client(server.url) as client:
+            views = client.query(
+                "select view_name from duckdb_views() where not internal", kind="json"
+            )
+            assert {"view_name": "trips"} in views
+            columns = client.query(
+                "select column_name from duckdb_columns() where table_name = 'trips'", kind="json"
+            )
+            assert columns == [{"column_name": "fare"}]
+    finally:
+        thread.stop()

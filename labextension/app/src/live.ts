@@ -22,8 +22,16 @@ export function useTableWatcher(wsUrl: string, names: string[], onChange: () => 
   useChannelWatcher(wsUrl, tableChannels(names), onChange);
 }
 
-/** Calls `onChange` when a table is created, replaced or dropped on any of `channels`. */
-export function useChannelWatcher(wsUrl: string, channels: string[], onChange: () => void): void {
+/**
+ * Calls `onChange` when a table is created, replaced or dropped on any of `channels`; with
+ * `catchUp`, also once subscribed, for changes made before the subscription.
+ */
+export function useChannelWatcher(
+  wsUrl: string,
+  channels: string[],
+  onChange: () => void,
+  {catchUp = false}: {catchUp?: boolean} = {},
+): void {
   const onChangeRef = useRef(onChange);
   onChangeRef.current = onChange;
   const key = channels.join('\n');
@@ -36,9 +44,12 @@ export function useChannelWatcher(wsUrl: string, channels: string[], onChange: (
         if (isTableChange(payload)) onChangeRef.current();
       },
     });
-    watcher.initialize().catch(() => undefined);
+    watcher
+      .initialize()
+      .then(() => catchUp && onChangeRef.current())
+      .catch(() => undefined);
     return () => {
       watcher.destroy().catch(() => undefined);
     };
-  }, [wsUrl, key]);
+  }, [wsUrl, key, catchUp]);
 }

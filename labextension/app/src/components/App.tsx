@@ -85,9 +85,14 @@ function Workbench() {
 
   useTableWatcher(connection.wsUrl, tableNames ? tableNames.split('\n') : [], refreshAll);
   // New shares appear in the schema tree without ↻.
-  useChannelWatcher(connection.wsUrl, CATALOG_CHANNEL_LIST, () => {
-    refreshTableSchemas().catch(() => undefined);
-  });
+  useChannelWatcher(
+    connection.wsUrl,
+    CATALOG_CHANNEL_LIST,
+    () => {
+      refreshTableSchemas().catch(() => undefined);
+    },
+    {catchUp: true},
+  );
 
   const preview = (sql: string) => {
     update((w) => updateTab(w, w.selectedTabId, {sql}));
