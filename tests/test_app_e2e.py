@@ -113,6 +113,9 @@ def test_a_long_query_shows_progress_and_cancels(page: Page) -> None:
     # DuckDB's own estimate arrives as progress frames: the bar gets a value.
     expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^\d+$"), timeout=UI_TIMEOUT_MS)
     expect(page.get_by_test_id("progress-percent")).to_contain_text("%")
+    screenshots = os.environ.get("SQLROOMS_SCREENSHOT_DIR")
+    if screenshots:
+        page.screenshot(path=str(Path(screenshots) / "app-standalone-progress.png"))
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("alert")).to_contain_text("Cancelled", timeout=UI_TIMEOUT_MS)
     run_sql(page, "select 42 as answer")
