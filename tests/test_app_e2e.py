@@ -150,3 +150,35 @@ def test_tabs_are_restored_from_the_ui_state_table(page: Page, server: ServerPro
         "aria-selected", "true", timeout=UI_TIMEOUT_MS
     )
     expect(page.locator(".cm-content")).to_contain_text("select 'kept in ui_state' as word")
+
+
+def test_a_read_only_server_falls_back_to_browser_storage(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    db = tmp_path / "ro.db"
+    with duckdb.connect(str(db)) as con:
+        con.sql("create table t as select 1 as x")
+    server = start_server("--db-path", str(db), "--read-only")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 760})
+            page.goto(f"{server.http}/app/")
+            status = page.get_by_test_id("status")
+            expect(status).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
+            page.get_by_role("button", name="New query tab").click()
+            run_sql(page, "select 'kept in the browser' as word")
+            expect(page.get_by_role("tab", name="Query 2")).to_be_visible()
+            page.wait_for_function(
+                "() => Object.values(localStorage).some(v => v.includes('kept in the browser'))",
+                timeout=UI_TIMEOUT_MS,
+            )
+            page.reload()
+            expect(page.get_by_role("tab", name="Query 2")).to_have_attribute(
+                "aria-selected", "true", timeout=UI_TIMEOUT_MS
+            )
+            expect(page.locator(".cm-content")).to_contain_text("kept in the browser")
+        finally:
+            browser.close()
