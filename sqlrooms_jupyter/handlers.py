@@ -186,7 +186,8 @@ def routes(server: SqlroomsServer) -> list[Any]:
         (r"/healthz", HealthHandler, {"server": server}),
         (r"/readyz", ReadyHandler, {"server": server}),
         (r"/version", VersionHandler, {"server": server}),
-        *webapp.app_routes("/app/"),  # the SQLRooms app; it connects back to /ws/duckdb
+        # The SQLRooms app; it connects back to /ws/duckdb and keeps its state in ui_state.
+        *webapp.app_routes("/app/", config={"uiStateTable": server.engine.meta.ui_state}),
         (r"/.*", QueryWebSocket, {"server": server}),
     ]
 

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from .executor import Lane
 
 
+# Statements that mention these read the catalog (e.g. the official clients' schema loading).
+CATALOG_WORDS = ("duckdb_tables", "duckdb_views", "duckdb_columns", "information_schema", "show")
+
+
 class SharedObjects:
     def __init__(self) -> None:
         self._objects: dict[str, object] = {}
@@ -61,9 +65,11 @@ class SharedObjects:
         return True
 
     def apply(self, lane: Lane, sql: str) -> None:
-        """Register on the lane's cursor the objects that `sql` may name."""
+        """Register on the lane's cursor the objects that `sql` may name; all of them for a
+        look at the catalog, so that schema browsers list them."""
         text = sql.lower()
+        everything = any(word in text for word in CATALOG_WORDS)
         for name, obj in self._objects.items():
-            if name not in lane.registered and name.lower() in text:
+            if name not in lane.registered and (everything or name.lower() in text):
                 lane.cursor.register(name, obj)
                 lane.registered.add(name)

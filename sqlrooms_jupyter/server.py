@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from .cluster.postgres import Cluster
 
 T = TypeVar("T")
+# Notified on every share and unshare: `{"op": "create"|"replace"|"drop", "name": NAME}`.
+CATALOG_CHANNEL = "catalog"
 
 # Room for a burst of simultaneous connections (Tornado's default is 128).
 _LISTEN_BACKLOG = 2048
@@ -283,17 +285,23 @@ class SqlroomsServer:
 
     def share(self, name: str, obj: object) -> bool:
         """Make a dataframe, Arrow table or relation queryable as `name`, and tell
-        subscribers of `table:<name>`. Returns whether it replaced a shared object."""
+        subscribers of `table:<name>` and of `catalog`. Returns whether it replaced a shared
+        object."""
         replaced = name in self.engine.shared
         self.engine.share(name, obj)
-        self.notify(f"table:{name}", {"op": "replace" if replaced else "create"})
+        self._table_changed(name, "replace" if replaced else "create")
         return replaced
 
     def unshare(self, name: str) -> bool:
         removed = self.engine.unshare(name)
         if removed:
-            self.notify(f"table:{name}", {"op": "drop"})
+            self._table_changed(name, "drop")
         return removed
+
+    def _table_changed(self, name: str, op: str) -> None:
+        self.notify(f"table:{name}", {"op": op})
+        # One fixed channel for schema browsers, which cannot subscribe to names yet unknown.
+        self.notify(CATALOG_CHANNEL, {"op": op, "name": name})
 
     @property
     def shared(self) -> list[str]:

@@ -7,6 +7,7 @@ relative URLs, so the app works under any prefix (`/app/`, `{base_url}sqlrooms/a
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -124,6 +125,21 @@ class AppHandler(AppFilesMixin, web.RequestHandler):
         self.serve_app(path, include_body=False)
 
 
+class AppConfigHandler(web.RequestHandler):
+    """`config.json` beside the app: what the page cannot guess (the `ui_state` table's name)."""
+
+    def initialize(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(self.config))
+
+
 class AddSlashHandler(web.RequestHandler):
     """`/app` -> `/app/`: the assets' relative URLs need the trailing slash."""
 
@@ -137,10 +153,17 @@ class AddSlashHandler(web.RequestHandler):
 Route = tuple[str, Any, dict[str, Any]]
 
 
-def app_routes(prefix: str = "/app/", root: Path = APP_DIR) -> list[Route]:
-    """Tornado routes serving the app at `prefix` (e.g. `/app/`), for `Application(handlers)`."""
+def app_routes(
+    prefix: str = "/app/", root: Path = APP_DIR, config: dict[str, Any] | None = None
+) -> list[Route]:
+    """Tornado routes serving the app at `prefix` (e.g. `/app/`), for `Application(handlers)`;
+    with `config`, also `{prefix}config.json`."""
     stem = "/" + prefix.strip("/")
+    extra: list[Route] = (
+        [] if config is None else [(rf"{stem}/config\.json", AppConfigHandler, {"config": config})]
+    )
     return [
         (rf"{stem}", AddSlashHandler, {}),
+        *extra,
         (rf"{stem}/(.*)", AppHandler, {"root": root}),
     ]

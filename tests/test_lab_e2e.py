@@ -12,6 +12,7 @@ when set (the README's come from `SQLROOMS_SCREENSHOT_DIR=docs/img`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -224,11 +225,14 @@ def test_a_chart_of_the_query_renders(session: PanelSession) -> None:
     session.app.get_by_role("tab", name="Results").click()
 
 
-def test_cancel_stops_a_long_query_on_the_server(session: PanelSession) -> None:
+def test_a_long_query_shows_progress_and_cancels(session: PanelSession) -> None:
     from playwright.sync_api import expect
 
     session.run_sql(LONG_SQL)
     expect(session.app.get_by_role("status")).to_contain_text("Running", timeout=UI_TIMEOUT_MS)
+    # DuckDB's progress, relayed through Jupyter as progress frames, fills the bar.
+    bar = session.app.get_by_role("progressbar", name="Query progress")
+    expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^\d+$"), timeout=UI_TIMEOUT_MS)
     wait_until(
         lambda: any(LONG_SQL in q["sql"] for q in session.server_status()["queries"]),
         "the query to reach the server",
@@ -241,19 +245,23 @@ def test_cancel_stops_a_long_query_on_the_server(session: PanelSession) -> None:
     )
 
 
-def test_resharing_refreshes_the_table_on_screen(session: PanelSession) -> None:
+def test_new_shares_appear_and_resharing_refreshes_the_table_on_screen(
+    session: PanelSession,
+) -> None:
     from playwright.sync_api import expect
+
+    tables = session.app.get_by_test_id("schema-table")
+    expect(tables.filter(has_text="trips")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    # Shared after the app loaded its schema: the `catalog` channel brings it in, no ↻.
+    session.kernel.run("zones = pd.DataFrame({'zone': ['north', 'south']})\n%sqlrooms share zones")
+    expect(tables.filter(has_text="zones")).to_have_count(1, timeout=UI_TIMEOUT_MS)
 
     session.run_sql("select count(*) as n from trips")
     cell = session.app.locator("table tbody tr td:nth-child(2)").first
     expect(cell).to_have_text("3", timeout=UI_TIMEOUT_MS)
-    # Shared after the app loaded its schema: reload it (↻).
-    session.app.get_by_label("Schema").get_by_role("button").first.click()
-    tables = session.app.get_by_test_id("schema-table")
-    expect(tables.filter(has_text="trips")).to_have_count(1, timeout=UI_TIMEOUT_MS)
     wait_until(
-        lambda: session.server_status()["channels"].get("table:trips", 0) >= 2,
-        "the panel and the app subscribed to table:trips",
+        lambda: session.server_status()["channels"].get("table:trips", 0) >= 1,
+        "the app subscribed to table:trips",
         detail=lambda: f"{session.server_status()['channels']}",
     )
     session.kernel.run("trips = pd.concat([trips, trips])\n%sqlrooms share trips")
@@ -275,13 +283,26 @@ def test_insert_into_notebook_adds_a_cell_below(session: PanelSession) -> None:
     )
 
 
-def test_tabs_are_restored_after_a_reload(session: PanelSession) -> None:
+def test_tabs_are_restored_from_the_notebook_metadata_after_a_reload(
+    session: PanelSession,
+) -> None:
     from playwright.sync_api import expect
 
     session.app.get_by_role("button", name="New query tab").click()
     session.run_sql("select 'restored' as word")
     expect(session.app.get_by_role("tab", name="Query 2")).to_be_visible()
+    # Saved with the notebook: wait for the metadata to reach the file.
+    session.page.locator(".lm-TabBar-tab", has_text=NOTEBOOK).first.click()
+    wait_until(
+        lambda: "select 'restored' as word" in saved_metadata(session),
+        "the app's state in the saved notebook's metadata",
+        detail=lambda: saved_metadata(session)[:300],
+        action=lambda: session.page.keyboard.press("Control+s"),
+    )
+    session.page.locator(".lm-TabBar-tab", has_text="SQLRooms").first.click()
     frame = next(f for f in session.page.frames if "sqlrooms/app/" in f.url)
+    # Not from the browser's storage: only the notebook has it now.
+    frame.evaluate("localStorage.clear()")
     frame.evaluate("location.reload()")
     expect(session.app.get_by_role("tab", name="Query 2")).to_have_attribute(
         "aria-selected", "true", timeout=UI_TIMEOUT_MS
@@ -290,6 +311,11 @@ def test_tabs_are_restored_after_a_reload(session: PanelSession) -> None:
     session.app.get_by_role("tab", name="History").click()
     expect(session.app.get_by_label("Query history")).to_contain_text("select 42 as answer")
     session.app.get_by_role("tab", name="Results").click()
+
+
+def saved_metadata(session: PanelSession) -> str:
+    notebook = session.lab.get_json(f"api/contents/{NOTEBOOK}?content=1")
+    return json.dumps(notebook["content"]["metadata"].get("sqlrooms", {}))
 
 
 def test_dark_theme_reaches_the_app(session: PanelSession, screenshots: Path) -> None:
@@ -310,6 +336,24 @@ def test_dark_theme_reaches_the_app(session: PanelSession, screenshots: Path) ->
     )
     assert is_dark(background), background
     picture(session, screenshots / "app-jupyterlab-dark.png")
+
+
+def test_tabs_survive_a_kernel_restart(session: PanelSession) -> None:
+    from playwright.sync_api import expect
+
+    frame = next(f for f in session.page.frames if "sqlrooms/app/" in f.url)
+    frame.evaluate("localStorage.clear()")
+    status, _ = session.lab.request("POST", f"api/kernels/{session.kernel_id}/restart")
+    assert status == 200
+    # The restart took the kernel's server with it: the panel offers to start one again.
+    start = session.page.locator(".jp-SqlRooms-startButton")
+    start.wait_for(timeout=UI_TIMEOUT_MS)
+    start.click()
+    expect(session.app.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
+    expect(session.app.get_by_role("tab", name="Query 2")).to_have_attribute(
+        "aria-selected", "true", timeout=UI_TIMEOUT_MS
+    )
+    expect(session.app.locator(".cm-content")).to_contain_text("select id, city, fare from trips")
 
 
 def test_no_uncaught_errors_in_the_page(session: PanelSession) -> None:
@@ -333,12 +377,17 @@ def wait_until(
     what: str,
     timeout: float = 30,
     detail: Callable[[], str] = lambda: "",
+    action: Callable[[], object] = lambda: None,
 ) -> None:
+    """Polls `condition`, doing `action` before each look."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        action()
+        if condition():
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what} {detail()}")
-        time.sleep(0.2)
+        time.sleep(0.5)
 
 
 def is_dark(css_color: str) -> bool:

@@ -10,4 +10,11 @@ export interface IAppHost {
   readonly themeChanged: ISignal<unknown, unknown> | null;
   /** Inserts `code` as a cell below the active cell of a notebook on `kernelId`. */
   insertCell(kernelId: string | null, code: string): void;
+  /**
+   * The app's state saved in the metadata of the notebook on `kernelId`
+   * (`persistent` is false when no notebook is open on it).
+   */
+  loadState(kernelId: string): { state: unknown; persistent: boolean };
+  /** Saves the app's state in that notebook's metadata. */
+  saveState(kernelId: string, state: object): void;
 }

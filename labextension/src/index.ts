@@ -21,6 +21,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { ActiveKernelTracker, sessionContextOf } from './activeKernel';
 import { NotebookCellInserter } from './insertCell';
+import { NotebookAppState } from './notebookState';
 import { sqlroomsIcon } from './icon';
 import { KernelDirectory } from './kernels';
 import { SqlRoomsPanels } from './panels';
@@ -63,6 +64,7 @@ function activate(
       })
     : null;
   const inserter = new NotebookCellInserter(app);
+  const notebookState = new NotebookAppState(inserter);
   const panels = new SqlRoomsPanels({
     shell: app.shell,
     settings,
@@ -77,7 +79,9 @@ function activate(
       themeChanged: themeManager?.themeChanged ?? null,
       insertCell: (kernelId, code) => {
         inserter.insert(kernelId, code);
-      }
+      },
+      loadState: kernelId => notebookState.load(kernelId),
+      saveState: (kernelId, state) => notebookState.save(kernelId, state)
     },
     onServerChanged: () => statusItem?.refreshNow()
   });

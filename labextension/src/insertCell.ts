@@ -7,10 +7,12 @@ import type { Widget } from '@lumino/widgets';
 import { sessionContextOf } from './activeKernel';
 
 /** The parts of a NotebookPanel used here (no @jupyterlab/notebook import). */
-interface INotebookLike extends Widget {
+export interface INotebookLike extends Widget {
   content: {
     activeCellIndex: number;
     model: {
+      getMetadata(key: string): unknown;
+      setMetadata(key: string, value: unknown): void;
       sharedModel: {
         insertCell(
           index: number,

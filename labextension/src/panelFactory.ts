@@ -1,6 +1,6 @@
 /**
- * Creates SQLRooms panels. Loaded on first use, so that the Arrow decoder and
- * the SQLRooms client do not slow JupyterLab's start.
+ * Creates SQLRooms panels. Loaded on first use, so that the panel's React view
+ * does not slow JupyterLab's start.
  */
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import type { ServerConnection } from '@jupyterlab/services';
@@ -11,8 +11,6 @@ import type { IKernelDirectory } from './kernels';
 import { SqlRoomsPanel } from './panel';
 import { PanelModel, type IPanelServices } from './panelModel';
 import type { ISqlRoomsApi } from './serverApi';
-import { SqlRoomsClient } from './sqlroomsClient';
-import { kernelWebSocketUrl } from './urls';
 
 export type SqlRoomsMainArea = MainAreaWidget<SqlRoomsPanel>;
 
@@ -25,14 +23,12 @@ export interface IPanelFactoryOptions {
 
 export class SqlRoomsPanelFactory {
   constructor(options: IPanelFactoryOptions) {
-    const { settings, api, kernels, host } = options;
+    const { api, kernels, host } = options;
     this.api = api;
     this.host = host;
     this.services = {
       api,
       kernels,
-      connect: kernelId =>
-        new SqlRoomsClient(kernelWebSocketUrl(settings, kernelId)),
       now: () => performance.now(),
       sleep: ms => new Promise(resolve => setTimeout(resolve, ms))
     };

@@ -5,13 +5,17 @@
 
 export type Theme = 'light' | 'dark';
 
-/** Panel → app. */
-export type PanelMessage = {source: 'sqlrooms-jupyter'; type: 'theme'; theme: Theme};
+/** Panel → app. `state` answers `ready`: the workspace saved in the notebook's metadata (null
+ * when there is none), and whether there is a notebook to save it in (`persistent`). */
+export type PanelMessage =
+  | {source: 'sqlrooms-jupyter'; type: 'theme'; theme: Theme}
+  | {source: 'sqlrooms-jupyter'; type: 'state'; state: unknown; persistent: boolean};
 
 /** App → panel. */
 export type AppMessage =
   | {source: 'sqlrooms-app'; type: 'ready'}
-  | {source: 'sqlrooms-app'; type: 'insert-cell'; code: string};
+  | {source: 'sqlrooms-app'; type: 'insert-cell'; code: string}
+  | {source: 'sqlrooms-app'; type: 'state-changed'; state: unknown};
 
 export function parsePanelMessage(data: unknown): PanelMessage | null {
   if (!data || typeof data !== 'object') return null;
@@ -19,6 +23,14 @@ export function parsePanelMessage(data: unknown): PanelMessage | null {
   if (m.source !== 'sqlrooms-jupyter') return null;
   if (m.type === 'theme' && (m.theme === 'light' || m.theme === 'dark')) {
     return {source: 'sqlrooms-jupyter', type: 'theme', theme: m.theme};
+  }
+  if (m.type === 'state') {
+    return {
+      source: 'sqlrooms-jupyter',
+      type: 'state',
+      state: m.state ?? null,
+      persistent: m.persistent === true,
+    };
   }
   return null;
 }
@@ -51,4 +63,27 @@ export function initialTheme(search: string, prefersDark: boolean): Theme {
 export function applyTheme(theme: Theme): void {
   document.documentElement.classList.toggle('dark', theme === 'dark');
   document.documentElement.style.colorScheme = theme;
+}
+
+export type PanelState = {state: unknown; persistent: boolean};
+
+/**
+ * Says `ready` to the panel and waits for its saved state; null when unframed or when no answer
+ * comes in time (an older panel).
+ */
+export function requestPanelState(timeoutMs: number): Promise<PanelState | null> {
+  if (!isFramed()) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const stop = listenToPanel((m) => {
+      if (m.type !== 'state') return;
+      window.clearTimeout(timer);
+      stop();
+      resolve({state: m.state, persistent: m.persistent});
+    });
+    const timer = window.setTimeout(() => {
+      stop();
+      resolve(null);
+    }, timeoutMs);
+    postToPanel({source: 'sqlrooms-app', type: 'ready'});
+  });
 }

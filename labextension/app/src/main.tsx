@@ -1,20 +1,64 @@
 import {createRoot} from 'react-dom/client';
 import {useEffect, useState} from 'react';
-import {applyTheme, initialTheme, listenToPanel, type Theme} from './bridge';
-import {connectionFor} from './connection';
+import {
+  applyTheme,
+  initialTheme,
+  listenToPanel,
+  postToPanel,
+  requestPanelState,
+  type Theme,
+} from './bridge';
+import {connectionFor, type Connection} from './connection';
 import {App} from './components/App';
-import {createAppStore, type ConnectionStatus} from './store';
+import {
+  debounced,
+  layered,
+  localStore,
+  panelStore,
+  uiStateStore,
+  uiStateTableOf,
+  type Store,
+} from './persistence';
+import {ProgressQueryClient} from './queryClient';
+import {createAppStore, storageKey, type AppStore, type ConnectionStatus} from './store';
+import {parseWorkspace} from './workspace';
 import './index.css';
 
-const connection = connectionFor(window.location);
-let setStatus: (s: ConnectionStatus) => void = () => undefined;
-const store = createAppStore(connection, (s) => setStatus(s), () => undefined);
-store.roomStore
-  .getState()
-  .room.initialize()
-  .catch((error: unknown) => console.error('SQLRooms app failed to start', error));
+/** How long a framed app waits for the panel's saved state before using its own. */
+const PANEL_STATE_TIMEOUT_MS = 3000;
+const SAVE_DEBOUNCE_MS = 400;
 
-function Root() {
+async function uiStateTable(): Promise<string | null> {
+  try {
+    const answer = await fetch('config.json', {cache: 'no-store'});
+    return answer.ok ? uiStateTableOf(await answer.json()) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where this app's workspace is saved: see persistence.ts. */
+async function workspaceStore(connection: Connection, queries: ProgressQueryClient) {
+  const local = localStore(storageKey(connection));
+  const stores: Store[] = [];
+  const panel = await requestPanelState(PANEL_STATE_TIMEOUT_MS);
+  if (panel?.persistent) {
+    stores.push(
+      panelStore(panel.state, (state) =>
+        postToPanel({source: 'sqlrooms-app', type: 'state-changed', state}),
+      ),
+    );
+  } else if (!panel && connection.mode === 'standalone') {
+    const table = await uiStateTable();
+    if (table) stores.push(uiStateStore(queries, table));
+  }
+  return layered([...stores, local]);
+}
+
+let setStatus: (s: ConnectionStatus) => void = () => undefined;
+
+function Root({store}: {store: AppStore}) {
+  const connection = store.connection;
   const [status, setState] = useState<ConnectionStatus>('connecting');
   const [theme, setTheme] = useState<Theme>(() =>
     initialTheme(window.location.search, window.matchMedia?.('(prefers-color-scheme: dark)').matches),
@@ -32,4 +76,25 @@ function Root() {
   );
 }
 
-createRoot(document.getElementById('root')!).render(<Root />);
+async function start(): Promise<void> {
+  const connection = connectionFor(window.location);
+  const queries = new ProgressQueryClient(connection.wsUrl);
+  const saved = await workspaceStore(connection, queries);
+  const initial = parseWorkspace(await saved.load());
+  const saver = debounced((text) => void saved.save(text), SAVE_DEBOUNCE_MS);
+  window.addEventListener('pagehide', () => saver.flush());
+  const store = createAppStore({
+    connection,
+    queries,
+    initial,
+    onWorkspace: (ws) => saver.push(ws),
+    onStatus: (s) => setStatus(s),
+  });
+  store.roomStore
+    .getState()
+    .room.initialize()
+    .catch((error: unknown) => console.error('SQLRooms app failed to start', error));
+  createRoot(document.getElementById('root')!).render(<Root store={store} />);
+}
+
+start().catch((error: unknown) => console.error('SQLRooms app failed to start', error));

@@ -1,6 +1,7 @@
 /**
  * The room store: the official DuckDB slice over the WebSocket connector (no DuckDB-WASM), the
- * Mosaic slice for charts, and the workspace (tabs, charts, history), saved on every change.
+ * Mosaic slice for charts, and the workspace (tabs, charts, history), handed to the caller to
+ * save on every change (see persistence.ts).
  */
 import {createWebSocketDuckDbConnector, type DuckDbConnector} from '@sqlrooms/duckdb';
 import {createDbSlice, type DbSliceState} from '@sqlrooms/db';
@@ -12,7 +13,8 @@ import {
 } from '@sqlrooms/room-store';
 import type {Connection} from './connection';
 import {isVisibleCatalogEntry, isVisibleTable} from './visibility';
-import {parseWorkspace, serializeWorkspace, type Workspace} from './workspace';
+import type {ProgressQueryClient} from './queryClient';
+import type {Workspace} from './workspace';
 
 export type WorkspaceSliceState = {
   workspace: {
@@ -23,42 +25,37 @@ export type WorkspaceSliceState = {
 
 export type AppState = BaseRoomStoreState & DbSliceState & MosaicSliceState & WorkspaceSliceState;
 
-/** Where the workspace is kept between reloads: per kernel under Jupyter, per server otherwise. */
+/** The localStorage key of the workspace: per kernel under Jupyter, per server otherwise. */
 export function storageKey(connection: Connection): string {
   return connection.mode === 'kernel'
     ? `sqlrooms-app:kernel:${connection.kernelId}`
     : `sqlrooms-app:${new URL(connection.wsUrl).host}`;
 }
 
-function loadWorkspace(key: string): Workspace {
-  try {
-    return parseWorkspace(window.localStorage.getItem(key));
-  } catch {
-    return parseWorkspace(null);
-  }
-}
-
-function saveWorkspace(key: string, ws: Workspace): void {
-  try {
-    window.localStorage.setItem(key, serializeWorkspace(ws));
-  } catch {
-    // Storage full or disabled: the workspace lives on in memory.
-  }
-}
-
 export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'disconnected';
 
-export function createAppStore(
-  connection: Connection,
-  onStatus: (status: ConnectionStatus) => void,
-  onNotification: (payload: unknown) => void,
-) {
+export type AppStoreOptions = {
+  connection: Connection;
+  /** The app's own query socket (progress, cancel). */
+  queries: ProgressQueryClient;
+  /** The workspace restored at start. */
+  initial: Workspace;
+  /** Called with every new workspace (the caller saves it, debounced). */
+  onWorkspace: (ws: Workspace) => void;
+  onStatus: (status: ConnectionStatus) => void;
+};
+
+export function createAppStore({
+  connection,
+  queries,
+  initial,
+  onWorkspace,
+  onStatus,
+}: AppStoreOptions) {
   const connector: DuckDbConnector = createWebSocketDuckDbConnector({
     wsUrl: connection.wsUrl,
     onConnectionStatusChange: onStatus,
-    onNotification,
   });
-  const key = storageKey(connection);
   const store = createRoomStore<AppState>((set, get, api) => ({
     ...createBaseRoomSlice()(set, get, api),
     ...createDbSlice({
@@ -70,15 +67,17 @@ export function createAppStore(
     })(set, get, api),
     ...createMosaicSlice()(set, get, api),
     workspace: {
-      state: loadWorkspace(key),
+      state: initial,
       update: (change) => {
-        const next = change(get().workspace.state);
+        const previous = get().workspace.state;
+        const next = change(previous);
+        if (next === previous) return;
         set((s) => ({workspace: {...s.workspace, state: next}}));
-        saveWorkspace(key, next);
+        onWorkspace(next);
       },
     },
   }));
-  return {...store, connector};
+  return {...store, connector, queries, connection};
 }
 
 export type AppStore = ReturnType<typeof createAppStore>;

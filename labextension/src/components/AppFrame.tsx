@@ -1,8 +1,9 @@
 import React, { useEffect, useRef } from 'react';
 import {
+  appMessage,
   appUrl,
-  insertedCell,
   isFromFrame,
+  stateMessage,
   themeMessage,
   type AppTheme
 } from '../appFrame';
@@ -12,6 +13,9 @@ export interface IAppFrameProps {
   kernelId: string;
   theme: AppTheme;
   onInsertCell(code: string): void;
+  /** The app's saved state, handed over when it says it is ready. */
+  loadState(): { state: unknown; persistent: boolean };
+  onStateChanged(state: object): void;
 }
 
 /**
@@ -19,13 +23,13 @@ export interface IAppFrameProps {
  * JupyterLab's page. A new kernel means a new address (and a fresh app).
  */
 export function AppFrame(props: IAppFrameProps): JSX.Element {
-  const { baseUrl, kernelId, theme, onInsertCell } = props;
+  const { baseUrl, kernelId, theme } = props;
   const frame = useRef<HTMLIFrameElement>(null);
   // The first theme goes in the URL; later changes by message, without a reload.
   const initialTheme = useRef(theme);
   const src = appUrl(baseUrl, kernelId, initialTheme.current);
-  const insert = useRef(onInsertCell);
-  insert.current = onInsertCell;
+  const latest = useRef(props);
+  latest.current = props;
 
   useEffect(() => {
     frame.current?.contentWindow?.postMessage(
@@ -39,9 +43,18 @@ export function AppFrame(props: IAppFrameProps): JSX.Element {
       if (!isFromFrame(event, frame.current, window.location.origin)) {
         return;
       }
-      const code = insertedCell(event.data);
-      if (code !== null) {
-        insert.current(code);
+      const message = appMessage(event.data);
+      const host = latest.current;
+      if (message?.type === 'insert-cell') {
+        host.onInsertCell(message.code);
+      } else if (message?.type === 'state-changed') {
+        host.onStateChanged(message.state);
+      } else if (message?.type === 'ready') {
+        const { state, persistent } = host.loadState();
+        frame.current?.contentWindow?.postMessage(
+          stateMessage(state, persistent),
+          window.location.origin
+        );
       }
     };
     window.addEventListener('message', listener);

@@ -19,6 +19,7 @@ export function SqlRoomsView(props: ISqlRoomsViewProps): JSX.Element {
   const { model, kernelsWithServer, host } = props;
   const state = usePanelState(model);
   const running = state.server.kind === 'running';
+  const kernelId = state.kernelId;
 
   const withServer = useMemo(() => {
     const ids = new Set(kernelsWithServer);
@@ -49,12 +50,14 @@ export function SqlRoomsView(props: ISqlRoomsViewProps): JSX.Element {
         onStart={() => void model.startServer()}
         onRetry={() => void model.refreshStatus()}
       />
-      {running && state.kernelId && (
+      {running && kernelId && (
         <AppFrame
           baseUrl={host.baseUrl}
-          kernelId={state.kernelId}
+          kernelId={kernelId}
           theme={host.theme()}
           onInsertCell={code => host.insertCell(state.kernelId, code)}
+          loadState={() => host.loadState(kernelId)}
+          onStateChanged={saved => host.saveState(kernelId, saved)}
         />
       )}
     </div>

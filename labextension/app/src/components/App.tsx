@@ -10,10 +10,10 @@ import {
   TabsTrigger,
   TooltipProvider,
 } from '@sqlrooms/ui';
-import {useCallback, useEffect, useState} from 'react';
+import {useCallback, useState} from 'react';
 import {AppContext, type AppContextValue, useApp, useAppState} from '../appContext';
 import {isFramed, postToPanel, type Theme} from '../bridge';
-import {useTableWatcher} from '../live';
+import {CATALOG_CHANNEL, useChannelWatcher, useTableWatcher} from '../live';
 import {makeRun, type Run} from '../runs';
 import {notebookCell} from '../statements';
 import type {ConnectionStatus} from '../store';
@@ -24,6 +24,8 @@ import {QueryEditor} from './QueryEditor';
 import {Results} from './Results';
 import {SchemaPanel} from './SchemaPanel';
 import {TabBar} from './TabBar';
+
+const CATALOG_CHANNEL_LIST = [CATALOG_CHANNEL];
 
 type Props = {
   value: AppContextValue;
@@ -82,6 +84,15 @@ function Workbench() {
   }, [refreshTableSchemas]);
 
   useTableWatcher(connection.wsUrl, tableNames ? tableNames.split('\n') : [], refreshAll);
+  // New shares appear in the schema tree without ↻.
+  useChannelWatcher(
+    connection.wsUrl,
+    CATALOG_CHANNEL_LIST,
+    () => {
+      refreshTableSchemas().catch(() => undefined);
+    },
+    {catchUp: true},
+  );
 
   const preview = (sql: string) => {
     update((w) => updateTab(w, w.selectedTabId, {sql}));
@@ -178,9 +189,6 @@ function Workbench() {
 }
 
 export function App({value, status, theme, onToggleTheme}: Props) {
-  useEffect(() => {
-    postToPanel({source: 'sqlrooms-app', type: 'ready'});
-  }, []);
   return (
     <AppContext.Provider value={value}>
       <RoomStateProvider roomStore={value.store.roomStore}>

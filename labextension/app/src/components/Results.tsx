@@ -13,7 +13,14 @@ import type {Run} from '../runs';
 
 export const PAGE_SIZE = 100;
 
-type Outcome = {table?: arrow.Table; error?: string; ms?: number; loading: boolean};
+type Outcome = {
+  table?: arrow.Table;
+  error?: string;
+  ms?: number;
+  loading: boolean;
+  /** DuckDB's estimate (0-100) while it runs, for queries that asked for it. */
+  progress?: number;
+};
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -23,8 +30,15 @@ function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || /cancel/i.test(error.message));
 }
 
-/** Runs `sql` whenever a dependency changes; aborting cancels it on the server. */
-function useQuery(sql: string | null, deps: unknown[]): Outcome & {cancel: () => void} {
+/**
+ * Runs `sql` whenever a dependency changes; aborting cancels it on the server. With
+ * `progress`, it goes over the app's own socket, which asks the server for progress frames.
+ */
+function useQuery(
+  sql: string | null,
+  deps: unknown[],
+  {progress = false}: {progress?: boolean} = {},
+): Outcome & {cancel: () => void} {
   const {store} = useApp();
   const [outcome, setOutcome] = useState<Outcome>({loading: false});
   const [controller, setController] = useState<AbortController | null>(null);
@@ -32,23 +46,29 @@ function useQuery(sql: string | null, deps: unknown[]): Outcome & {cancel: () =>
     if (sql === null) return;
     const abort = new AbortController();
     setController(abort);
-    setOutcome((o) => ({...o, loading: true, error: undefined}));
+    setOutcome((o) => ({...o, loading: true, error: undefined, progress: undefined}));
     const started = performance.now();
-    store.connector
-      .query(sql, {signal: abort.signal})
-      .then(
-        (table) => setOutcome({table, ms: performance.now() - started, loading: false}),
-        (error) => {
-          if (abort.signal.aborted && !isAbort(error)) return;
-          setOutcome({
-            error: isAbort(error) ? 'Cancelled' : errorText(error),
-            loading: false,
-          });
-        },
-      );
+    const answer = progress
+      ? store.queries.query(sql, {
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (!abort.signal.aborted) setOutcome((o) => ({...o, progress: p}));
+          },
+        })
+      : store.connector.query(sql, {signal: abort.signal});
+    answer.then(
+      (table) => setOutcome({table, ms: performance.now() - started, loading: false}),
+      (error) => {
+        if (abort.signal.aborted && !isAbort(error)) return;
+        setOutcome({
+          error: isAbort(error) ? 'Cancelled' : errorText(error),
+          loading: false,
+        });
+      },
+    );
     return () => abort.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [sql, ...deps]);
+  }, [sql, progress, ...deps]);
   return {...outcome, cancel: () => controller?.abort()};
 }
 
@@ -63,14 +83,32 @@ function Elapsed({running}: {running: boolean}) {
   return <span>{((now - start) / 1000).toFixed(1)} s</span>;
 }
 
-function Running({onCancel}: {onCancel: () => void}) {
+/** A progress bar: DuckDB's percentage once it reports one, a pulse until then. */
+function Running({onCancel, progress}: {onCancel: () => void; progress?: number}) {
+  const known = progress !== undefined;
   return (
     <div className="flex items-center gap-3 p-3 text-xs" role="status">
-      <div className="bg-muted h-1.5 w-40 overflow-hidden rounded">
-        <div className="bg-primary h-full w-1/3 animate-pulse" />
+      <div
+        className="bg-muted h-1.5 w-48 overflow-hidden rounded"
+        role="progressbar"
+        aria-label="Query progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={known ? Math.round(progress) : undefined}
+        data-testid="query-progress"
+      >
+        {known ? (
+          <div
+            className="bg-primary h-full transition-[width] duration-300"
+            style={{width: `${Math.max(2, progress)}%`}}
+          />
+        ) : (
+          <div className="bg-primary h-full w-1/3 animate-pulse" />
+        )}
       </div>
       <span>
-        Running… <Elapsed running />
+        Running… {known && <span data-testid="progress-percent">{progress.toFixed(0)}% · </span>}
+        <Elapsed running />
       </span>
       <Button size="xs" variant="outline" onClick={onCancel}>
         Cancel
@@ -110,12 +148,17 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
     setSorting([]);
     setPagination((p) => ({...p, pageIndex: 0}));
   }, [run.sql, run.version]);
-  const page = useQuery(makePagedQuery(run.sql, sorting, pagination), [run.version]);
+  // The page is the tab's main query: it reports progress; the count runs beside it.
+  const page = useQuery(makePagedQuery(run.sql, sorting, pagination), [run.version], {
+    progress: true,
+  });
   const count = useQuery(`SELECT count(*)::BIGINT AS n FROM (${run.sql})`, [run.version]);
   const arrowData = useArrowDataTable(page.table);
   const rows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
   if (page.error) return <ErrorBox message={page.error} />;
-  if (!page.table && page.loading) return <Running onCancel={() => (page.cancel(), count.cancel())} />;
+  if (!page.table && page.loading) {
+    return <Running progress={page.progress} onCancel={() => (page.cancel(), count.cancel())} />;
+  }
   return (
     <DataTablePaginated
       {...arrowData}
@@ -136,13 +179,15 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
 
 /** A command (CREATE, INSERT, …): run once, its answer shown as it is. */
 function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
-  const outcome = useQuery(run.sql, [run.version]);
+  const outcome = useQuery(run.sql, [run.version], {progress: true});
   useEffect(() => {
     if (!outcome.loading && (outcome.table || outcome.error)) onDone();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [outcome.loading]);
   if (outcome.error) return <ErrorBox message={outcome.error} />;
-  if (outcome.loading || !outcome.table) return <Running onCancel={outcome.cancel} />;
+  if (outcome.loading || !outcome.table) {
+    return <Running progress={outcome.progress} onCancel={outcome.cancel} />;
+  }
   return (
     <DataTableArrowPaginated
       className="h-full"
