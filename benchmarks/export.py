@@ -23,7 +23,7 @@ import psutil
 from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import free_port  # noqa: E402
+from tests.support import free_port
 
 
 def sql_for(rows: int) -> str:
