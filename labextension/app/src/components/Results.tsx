@@ -95,7 +95,7 @@ function Footer({run, rows, ms, actions}: FooterProps) {
     <div className="text-muted-foreground flex items-center gap-3 text-xs">
       {rows !== undefined && <span data-testid="row-count">{rows.toLocaleString()} rows</span>}
       {ms !== undefined && <span data-testid="query-time">{ms.toFixed(0)} ms</span>}
-      {run.pageable && rows !== undefined && <DownloadButtons sql={run.sql} />}
+      {run.pageable && <DownloadButtons sql={run.sql} />}
       {actions}
     </div>
   );
