@@ -13,6 +13,7 @@ import {
 import {useCallback, useEffect, useState} from 'react';
 import {AppContext, type AppContextValue, useApp, useAppState} from '../appContext';
 import {isFramed, postToPanel, type Theme} from '../bridge';
+import {useCollaboration} from '../collab';
 import {useTableWatcher} from '../live';
 import {makeRun, type Run} from '../runs';
 import {notebookCell} from '../statements';
@@ -82,6 +83,7 @@ function Workbench() {
   }, [refreshTableSchemas]);
 
   useTableWatcher(connection.wsUrl, tableNames ? tableNames.split('\n') : [], refreshAll);
+  useCollaboration();
 
   const preview = (sql: string) => {
     update((w) => updateTab(w, w.selectedTabId, {sql}));
