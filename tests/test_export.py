@@ -161,3 +161,18 @@ def test_export_under_the_sandbox(start_server: Any, tmp_path: Path) -> None:
         copy = client.query(f"copy t to '{allowed}/t.csv'", kind="exec", query_id="copy")
         assert copy["type"] == "error" and "read-only" in copy["error"]
     assert not any(allowed.iterdir())
+
+
+def test_export_reports_progress_when_asked(server: ServerProcess) -> None:
+    sql = "select a.range as i, b.range as j from range(3000) a, range(3000) b order by i desc, j"
+    with server.client() as client:
+        client.send(
+            {"type": "export", "sql": sql, "format": "parquet", "queryId": "p", "progress": True}
+        )
+        progress = []
+        while not isinstance(frame := client.recv(60), dict) or frame["type"] == "progress":
+            if isinstance(frame, dict):
+                progress.append(frame)
+        assert frame["type"] == "ok" and frame["rows"] == 9_000_000
+        assert progress, "no progress frame before the answer"
+        assert all(p["queryId"] == "p" and 0 <= p["percentage"] <= 100 for p in progress)
