@@ -9,6 +9,7 @@ process, and an engine can be closed and another opened on the same file.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ import duckdb
 from . import lake, results
 from .cache import ResultCache
 from .executor import Cancelled, Executor, Lane, Task, Unavailable, Work, default_pool_size
-from .flow import StreamSender
+from .export import Exported
+from .flow import Pieces, StreamSender
 from .metadata import MetaTables
-from .protocol import ProtocolError, Query
+from .protocol import Export, ProtocolError, Query
 from .registry import SharedObjects
 from .runner import Outcome, QueryRunner
 from .sandbox import Refused, Sandbox
@@ -222,6 +224,16 @@ class Engine:
     ) -> Outcome:
         assert self.runner is not None
         return self.runner.run(cursor, task, query, stream)
+
+    def export(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        request: Export,
+        send: Callable[[Pieces], None],
+    ) -> Exported:
+        assert self.runner is not None
+        return self.runner.export(cursor, task, request, send)
 
     def upload_arrow(
         self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview

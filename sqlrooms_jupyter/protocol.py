@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 QUERY_TYPES = frozenset({"arrow", "json", "exec"})
+EXPORT_FORMATS = ("csv", "parquet")
 HEADER_LENGTH_BYTES = 4
 
 # Close codes (RFC 6455 and the 4000-4999 private range).
@@ -48,6 +49,16 @@ class Query:
     query_id: str
     persist: bool = False
     # Opt-in: `{"type":"progress","queryId":Q,"percentage":P}` frames while it runs.
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class Export:
+    """Download a SELECT's result as a file, made by the server and streamed in chunks."""
+
+    sql: str
+    format: str  # one of EXPORT_FORMATS
+    query_id: str
     progress: bool = False
 
 
@@ -107,6 +118,17 @@ def parse_query(message: dict[str, Any]) -> Query:
         persist=message.get("persist") is True,
         progress=message.get("progress") is True,
     )
+
+
+def parse_export(message: dict[str, Any]) -> Export:
+    """Validate an export message: `{"type":"export","sql":S,"format":F,"queryId"?:Q}`."""
+    query = parse_query(message)
+    fmt = message.get("format", "csv")
+    if fmt not in EXPORT_FORMATS:
+        raise ProtocolError(
+            f"invalid 'format': expected one of {', '.join(EXPORT_FORMATS)}", query.query_id
+        )
+    return Export(sql=query.sql, format=fmt, query_id=query.query_id, progress=query.progress)
 
 
 def check_sql_cost(sql: str, max_chars: int, query_id: str | None) -> None:
@@ -173,6 +195,15 @@ def binary_prefix(header: dict[str, Any]) -> bytes:
 
 def arrow_prefix(query_id: str) -> bytes:
     return binary_prefix({"type": "arrow", "queryId": query_id})
+
+
+def export_prefix(query_id: str, fmt: str) -> bytes:
+    return binary_prefix({"type": "export", "queryId": query_id, "format": fmt})
+
+
+def export_done(query_id: str, fmt: str, rows: int, size: int) -> str:
+    """The terminal answer of an export, after its last chunk."""
+    return dumps({"type": "ok", "queryId": query_id, "format": fmt, "rows": rows, "bytes": size})
 
 
 def parse_binary(data: bytes | memoryview) -> tuple[dict[str, Any], memoryview] | None:

@@ -9,16 +9,18 @@ from typing import Any
 
 import duckdb
 
-from . import results
+from . import export, results
 from .cache import ResultCache
 from .executor import Task
 from .flow import Pieces, StreamSender
-from .protocol import Query, arrow_prefix, quote_identifier
+from .protocol import Export, Query, arrow_prefix, quote_identifier
 from .sandbox import READ_ONLY_REFUSAL, Refused
 
 # Longer SQL is not parsed up front: DuckDB's `extract_statements` holds the GIL while it
 # parses (a 2 MB statement stalled every other client for seconds); executing releases it.
 _CLASSIFY_BELOW = 16 << 10
+# An export's file goes to the client in binary messages of about this size.
+EXPORT_CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -126,6 +128,29 @@ class QueryRunner:
             check=task.check,
         )
         return Outcome("arrow", payload)
+
+    def export(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        request: Export,
+        send: Callable[[Pieces], None],
+    ) -> export.Exported:
+        """Run one SELECT and send its result as a file, chunk by chunk (in a worker thread)."""
+        if request.progress:
+            _track_progress(cursor, task)
+        if results.statement_types(cursor, request.sql) != [duckdb.StatementType.SELECT]:
+            raise Refused("export: only a single SELECT statement can be exported")
+        task.cursor_reusable = not request.progress
+        task.check()
+        relation = export.writable(cursor.sql(request.sql), request.format)
+        return export.write(
+            results.record_batches(relation, self._batch_rows),
+            request.format,
+            chunk_bytes=EXPORT_CHUNK_BYTES,
+            send=send,
+            check=task.check,
+        )
 
     def upload_arrow(
         self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview

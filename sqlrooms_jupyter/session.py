@@ -119,6 +119,7 @@ class Session:
             "arrow": self._on_query,
             "json": self._on_query,
             "exec": self._on_query,
+            "export": self._on_export,
             "cancel": self._on_cancel,
             "subscribe": self._on_subscribe,
             "unsubscribe": self._on_unsubscribe,
@@ -268,9 +269,41 @@ class Session:
 
         self._submit(task, work, lambda outcome: self._deliver(query, outcome), stream)
         if query.progress:
-            reporter = asyncio.ensure_future(self._report_progress(self.inflight[query.query_id]))
-            self._background.add(reporter)
-            reporter.add_done_callback(self._background.discard)
+            self._start_progress(self.inflight[query.query_id])
+
+    def _on_export(self, message: dict[str, Any]) -> None:
+        request = protocol.parse_export(message)
+        protocol.check_sql_cost(request.sql, self.state.limits.max_sql_chars, request.query_id)
+        engine, loop, budget = self.state.engine, self.state.loop, self.connection.budget
+        task = Task("export", request.sql, request.query_id, owner=self)
+        prefix = protocol.export_prefix(request.query_id, request.format)
+
+        def send(chunk: Pieces) -> None:  # worker side: waits for the connection's budget
+            size = len(prefix) + size_of(chunk)
+            budget.reserve(size, task.cancelled)
+            loop.call_soon_threadsafe(self._send_export_chunk, task, [prefix, *chunk], size)
+
+        def done(exported: Any) -> None:
+            self._send_text(
+                protocol.export_done(request.query_id, request.format, exported.rows, exported.size)
+            )
+
+        self._submit(task, lambda cursor, t: engine.export(cursor, t, request, send), done)
+        if request.progress:
+            self._start_progress(self.inflight[request.query_id])
+
+    def _send_export_chunk(self, task: Task, chunk: Pieces, size: int) -> None:
+        """One chunk of a file, unless its export was answered meanwhile (cancelled)."""
+        flight = self.inflight.get(task.query_id)
+        if self.closed or flight is None or flight.task is not task:
+            self.connection.budget.release(size)
+        else:
+            self.connection.send(chunk, binary=True, reserved=True)
+
+    def _start_progress(self, flight: InFlight) -> None:
+        reporter = asyncio.ensure_future(self._report_progress(flight))
+        self._background.add(reporter)
+        reporter.add_done_callback(self._background.discard)
 
     async def _report_progress(self, flight: InFlight) -> None:
         """While the query runs, its progress whenever it changes (opt-in per query)."""

@@ -40,6 +40,8 @@ CONTENT_TYPES = {
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
+        # Compiling WebAssembly (Loro's, for collaboration with --sync); not JavaScript eval.
+        "script-src 'self' 'wasm-unsafe-eval'",
         "connect-src 'self' ws: wss:",
         "img-src 'self' data: blob:",
         "style-src 'self' 'unsafe-inline'",

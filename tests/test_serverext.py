@@ -288,6 +288,18 @@ def test_queries_through_the_relay(
             assert time.monotonic() - began < 5
             assert (await client.query("select 1 as one", kind="json")) == [{"one": 1}]
 
+            # An export streams through the relay as several binary messages, then its answer.
+            sql = "select i, 'row ' || i as label from range(200000) t(i)"
+            await client.send({"type": "export", "sql": sql, "format": "csv", "queryId": "exp"})
+            chunks: list[bytes] = []
+            while isinstance(frame := await client.recv(30), tuple):
+                assert frame[0] == {"type": "export", "queryId": "exp", "format": "csv"}
+                chunks.append(frame[1])
+            csv_text = b"".join(chunks)
+            assert frame == {"type": "ok", "queryId": "exp", "format": "csv", "rows": 200_000,
+                             "bytes": len(csv_text)}  # fmt: skip
+            assert len(chunks) > 1 and csv_text.splitlines()[-1] == b'199999,"row 199999"'
+
             # Closing a relayed socket cancels its queries in the kernel, as closing a direct one.
             quitter = await relay_client(jp_ws_fetch, kid)
             await quitter.send({"type": "arrow", "sql": LONG_SQL, "queryId": "abandoned"})

@@ -13,6 +13,7 @@ import {
 import {useCallback, useState} from 'react';
 import {AppContext, type AppContextValue, useApp, useAppState} from '../appContext';
 import {isFramed, postToPanel, type Theme} from '../bridge';
+import {useCollaboration} from '../collab';
 import {CATALOG_CHANNEL, useChannelWatcher, useTableWatcher} from '../live';
 import {makeRun, type Run} from '../runs';
 import {notebookCell} from '../statements';
@@ -93,6 +94,7 @@ function Workbench() {
     },
     {catchUp: true},
   );
+  useCollaboration();
 
   const preview = (sql: string) => {
     update((w) => updateTab(w, w.selectedTabId, {sql}));

@@ -10,6 +10,7 @@ import type * as arrow from 'apache-arrow';
 import {useEffect, useState} from 'react';
 import {useApp} from '../appContext';
 import type {Run} from '../runs';
+import {DownloadButtons} from './DownloadButtons';
 
 export const PAGE_SIZE = 100;
 
@@ -127,11 +128,12 @@ function ErrorBox({message}: {message: string}) {
 
 type FooterProps = {run: Run; rows?: number; ms?: number; actions?: React.ReactNode};
 
-function Footer({rows, ms, actions}: FooterProps) {
+function Footer({run, rows, ms, actions}: FooterProps) {
   return (
     <div className="text-muted-foreground flex items-center gap-3 text-xs">
       {rows !== undefined && <span data-testid="row-count">{rows.toLocaleString()} rows</span>}
       {ms !== undefined && <span data-testid="query-time">{ms.toFixed(0)} ms</span>}
+      {run.pageable && <DownloadButtons sql={run.sql} />}
       {actions}
     </div>
   );
