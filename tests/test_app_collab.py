@@ -9,7 +9,7 @@ import pytest
 
 from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS
 from .support import ServerProcess
-from .test_app_e2e import UI_TIMEOUT_MS, app_port, pytestmark  # noqa: F401
+from .test_app_e2e import UI_TIMEOUT_MS, pytestmark  # noqa: F401
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -29,13 +29,12 @@ def browser() -> Iterator[Browser]:
 
 def test_two_browsers_share_query_tabs(
     start_server: Callable[..., ServerProcess],
-    app_port: int,  # noqa: F811
     browser: Browser,
 ) -> None:
     from playwright.sync_api import expect
 
     server = start_server("--sync", "--auth-token", TOKEN)
-    url = f"http://127.0.0.1:{app_port}/app/?ws={server.url}#token={TOKEN}"
+    url = f"{server.http}/app/#token={TOKEN}"  # the server's own app
     errors: list[str] = []
     pages = []
     for _ in range(2):  # separate contexts: separate storage, as two people

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from .test_app_e2e import UI_TIMEOUT_MS, app_port, page, pytestmark  # noqa: F401
+from .test_app_e2e import UI_TIMEOUT_MS, page, pytestmark, server  # noqa: F401
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
