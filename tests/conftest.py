@@ -7,6 +7,13 @@ import pytest
 
 from .support import ServerProcess
 
+try:  # browser assertions wait longer than Playwright's 5 s: CI runs them on two busy cores
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+except ImportError:
+    pass
+
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
