@@ -200,7 +200,8 @@ def _escaped_row(columns: list[str], types: list[str]) -> str:
 
 
 def _escaped_value(column: str, type_: str) -> str:
-    as_json = f"to_json({column})::VARCHAR"
+    # to_json widens a FLOAT to DOUBLE (0.1 -> 0.10000000149011612); its own text is shortest.
+    as_json = f"{column}::VARCHAR" if type_ == "FLOAT" else f"to_json({column})::VARCHAR"
     if type_ in _FLOATS:
         return (
             f"CASE WHEN isfinite({column}) THEN {as_json} WHEN {column} IS NULL THEN 'null' "
@@ -240,14 +241,13 @@ def _join(values: pa.Array) -> pa.Buffer:
 def _blobs_as_base64(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
     columns = relation.columns
     types = [str(t) for t in relation.types]
-    if "BLOB" not in types or len(set(columns)) != len(columns):
+    if "BLOB" not in types:
         return relation
+    # Positional references (`#1`): names may repeat.
     return relation.project(
         ", ".join(
-            f"base64({quote_identifier(c)}) AS {quote_identifier(c)}"
-            if t == "BLOB"
-            else quote_identifier(c)
-            for c, t in zip(columns, types, strict=True)
+            (f"base64(#{i})" if t == "BLOB" else f"#{i}") + f" AS {quote_identifier(c)}"
+            for i, (c, t) in enumerate(zip(columns, types, strict=True), start=1)
         )
     )
 

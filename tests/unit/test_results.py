@@ -242,22 +242,11 @@ def test_escape_json_text_makes_string_content() -> None:
     assert json.loads(b'"' + results.escape_json_text(raw) + b'"') == raw.decode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README: BLOB -> base64. With duplicate column names `_blobs_as_base64` returns "
-    "the relation unchanged (it projects by name), so the general path writes DuckDB's "
-    "\\xNN text for a top-level BLOB",
-)
 def test_json_blobs_are_base64_even_with_duplicate_column_names(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     assert json.loads(_json(con, "SELECT '\\xAB'::BLOB AS x, 1 AS x")) == [{"x": "qw==", "x_1": 1}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README: FLOAT as shortest round-trip numbers. DuckDB's to_json widens a FLOAT to "
-    "DOUBLE first, so 0.1::FLOAT is written 0.10000000149011612 (exact, but not shortest)",
-)
 def test_json_floats_are_shortest_for_their_own_width(con: duckdb.DuckDBPyConnection) -> None:
     assert _exact(_json(con, "SELECT 0.1::FLOAT AS f")) == [{"f": ("float", "0.1")}]
