@@ -250,3 +250,5 @@ def test_json_blobs_are_base64_even_with_duplicate_column_names(
 
 def test_json_floats_are_shortest_for_their_own_width(con: duckdb.DuckDBPyConnection) -> None:
     assert _exact(_json(con, "SELECT 0.1::FLOAT AS f")) == [{"f": ("float", "0.1")}]
+    text = _json(con, "SELECT '-0.0'::FLOAT AS z, 1e20::FLOAT AS big, 'nan'::FLOAT AS n")
+    assert _exact(text) == [{"z": ("float", "-0.0"), "big": ("float", "1e+20"), "n": "NaN"}]
