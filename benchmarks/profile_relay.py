@@ -51,8 +51,9 @@ def main() -> int:
     run.WORK.mkdir(exist_ok=True)
     db = run.WORK / "ours.duckdb"
     run.ensure_db(run.PYTHON["ours"], db)
-    door = JupyterDoor(run.PYTHON["ours"], run.WORK, db, run.WORK / "profile-relay.log",
-                       run.free_port())
+    door = JupyterDoor(
+        run.PYTHON["ours"], run.WORK, db, run.WORK / "profile-relay.log", run.free_port()
+    )
     door.start()
     try:
         W.CLIENT_OPTIONS.update({"path": door.relay_path})
