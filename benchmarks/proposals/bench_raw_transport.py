@@ -31,16 +31,23 @@ def main() -> int:
     for rnd in range(args.rounds):
         ports = {"tornado": run.free_port(), "raw": run.free_port()}
         proc = subprocess.Popen(
-            [run.PYTHON["ours"], str(HERE / "raw_transport.py"), "--db", str(db),
-             str(ports["tornado"]), str(ports["raw"])],
-            stdout=subprocess.PIPE, text=True,
+            [
+                run.PYTHON["ours"],
+                str(HERE / "raw_transport.py"),
+                "--db",
+                str(db),
+                str(ports["tornado"]),
+                str(ports["raw"]),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
             order = ["tornado", "raw"][:: 1 if rnd % 2 == 0 else -1]
             for workload in ("select1", "many_clients"):
                 for door in order:
-                    meter = W.Meter(lambda: run.proc_cpu(proc.pid))
+                    meter = W.Meter(lambda pid=proc.pid: run.proc_cpu(pid))
                     if workload == "select1":
                         r = asyncio.run(W.select1(ports[door], meter, 1000))
                         values = {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]}
@@ -54,7 +61,7 @@ def main() -> int:
         finally:
             proc.kill()
             proc.wait()
-    print("\n| measure | Tornado door | asyncio prototype | prototype / Tornado (median of rounds) |")
+    print("\n| measure | Tornado door | asyncio prototype | prototype / Tornado, median |")
     print("|---|---|---|---|")
     for key, by in out.items():
         t, r = statistics.median(by["tornado"]), statistics.median(by["raw"])

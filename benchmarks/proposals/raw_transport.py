@@ -60,7 +60,7 @@ class RawConnection:
 
     def send_stream(self, stream: ResultStream) -> None:
         self._streaming = True
-        asyncio.ensure_future(self._pump(stream))
+        self._pumping = asyncio.ensure_future(self._pump(stream))
 
     async def _pump(self, stream: ResultStream) -> None:
         opcode = 2
