@@ -38,6 +38,7 @@ _LINE = re.compile(r":\d+\)$")
 _IDLE_LEAVES = frozenset(
     {
         "_worker (concurrent/futures/thread.py)",
+        "_Pool._work (sqlrooms_jupyter/executor.py)",
         "EpollSelector.select (selectors.py)",
         "Condition.wait (threading.py)",
         "Event.wait (threading.py)",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create one venv per server under benchmarks/ (git-ignored), all on the same DuckDB:
-#   .venv-ours       this checkout (editable), ipykernel for the Jupyter workloads, py-spy
+#   .venv-ours       this checkout (editable), ipykernel for the Jupyter workloads, py-spy,
+#                    numpy (the verification pass reads the 10M-row table with it)
 #   .venv-published  sqlrooms-server 0.1.2 from PyPI (socketify)
 #   .venv-mosaic     Mosaic's duckdb-server 0.31.0 from PyPI (socketify), its last
 #                    WebSocket release; mosaic_server.py starts it on a given port
@@ -27,7 +28,7 @@ sys.exit(duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null; then
   "$venv/bin/pip" install --quiet "duckdb==$DUCKDB_VERSION" "$@"
 }
 
-make_venv ours "sqlrooms_jupyter, ipykernel, jupyter_client" -e "$repo" ipykernel jupyter_client py-spy
+make_venv ours "sqlrooms_jupyter, ipykernel, jupyter_client, numpy" -e "$repo" ipykernel jupyter_client py-spy numpy
 make_venv published "sqlrooms.server, socketify" "sqlrooms-server==0.1.2"
 make_venv mosaic "pkg.server, socketify" "duckdb-server==0.31.0"
 

@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from .flow import Aborted
+from .flow import Aborted, Flag
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Task:
         self.query_id = query_id
         self.owner = owner
         self.submitted = time.time()
-        self.cancelled = threading.Event()
+        self.cancelled = Flag()
         self.cursor: duckdb.DuckDBPyConnection | None = None
         # Held while `cursor` is handed back, so that no interrupt meant for this
         # task reaches the cursor's next query.
@@ -74,6 +75,66 @@ class Task:
         return self.cursor is not None
 
 
+class _Pool:
+    """Worker threads reading one queue; a thread is started when no worker is idle.
+
+    What `ThreadPoolExecutor` does for this executor, minus its per-submit work
+    item, shutdown lock and idle semaphore (a Python-level condition): submitting
+    is one C queue put and a lock-guarded counter.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Task, Callable[[Task], None]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._shut = False
+
+    def submit(self, task: Task, run: Callable[[Task], None]) -> None:
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("pool is shut down")
+            if self._idle:
+                self._idle -= 1  # that worker is this task's
+            elif len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        self._queue.put((task, run))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            task, run = item
+            run(task)
+            del item, task, run
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        """Queued tasks are cancelled; running ones finish on their own."""
+        with self._lock:
+            self._shut = True
+            threads = len(self._threads)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].future.cancel()
+        for _ in range(threads):
+            self._queue.put(None)
+
+
 @dataclass
 class Lane:
     """A cursor kept between tasks, with the shared objects registered on it."""
@@ -88,7 +149,7 @@ class Executor:
         self.pool_size = pool_size
         self.conflict_retries = conflict_retries
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: _Pool | None = None
         self._tasks: set[Task] = set()
         self._tasks_lock = threading.Lock()
         # Bumped when what lanes hold goes stale: lanes from before are not reused.
@@ -105,9 +166,7 @@ class Executor:
         return self._con is not None and not self.closing
 
     def start(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.pool_size, thread_name_prefix="sqlrooms-query"
-        )
+        self._pool = _Pool(self.pool_size, "sqlrooms-query")
         self._con = con
 
     def stop(self, timeout: float) -> None:
@@ -122,7 +181,7 @@ class Executor:
             ):
                 task.future.exception(timeout=max(0.0, deadline - time.monotonic()))
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
         self.retire_lanes()  # a task that outlives the wait above closes its cursor
         self._con = None
 
@@ -176,7 +235,7 @@ class Executor:
             self._tasks.add(task)
         task.future.add_done_callback(lambda _: self._forget(task))
         try:
-            self._pool.submit(self._run, task, work)
+            self._pool.submit(task, lambda task: self._run(task, work))
         except RuntimeError:
             task.future.set_exception(Unavailable("server is shutting down"))
         return task

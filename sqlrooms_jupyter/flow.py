@@ -9,10 +9,73 @@ reads slowly slows down its own queries instead of growing server memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 _POLL_SECONDS = 0.05
+
+
+class IsSet(Protocol):
+    """A flag another thread may set (`threading.Event`, `Flag`)."""
+
+    def is_set(self) -> bool: ...
+
+
+class Flag:
+    """A one-way flag shared between threads: a plain attribute (atomic under the GIL),
+    for per-query state where a `threading.Event`'s condition and lock are never used."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class Scheduler(Protocol):
+    """Runs callbacks on the event loop, from any thread (an event loop, a `LoopInbox`)."""
+
+    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any) -> object: ...
+
+
+class LoopInbox:
+    """Callbacks from worker threads to the event loop, run in the order posted, with one
+    wake-up of the loop per batch: a worker that finds a batch pending only appends."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any) -> None:
+        with self._lock:
+            self._items.append((callback, args))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+            self._loop.call_soon_threadsafe(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            items, self._items = self._items, deque()
+            self._scheduled = False
+        for callback, args in items:
+            try:
+                callback(*args)
+            except Exception as exc:
+                self._loop.call_exception_handler(
+                    {"message": "callback from a worker failed", "exception": exc}
+                )
 
 
 class Aborted(Exception):
@@ -37,7 +100,7 @@ class Backpressure:
         with self._cond:
             self._pending += size
 
-    def reserve(self, size: int, cancelled: threading.Event) -> None:
+    def reserve(self, size: int, cancelled: IsSet) -> None:
         """Wait (worker side) until `size` more bytes fit, then account them.
 
         A chunk larger than the whole limit passes once nothing else is pending.
@@ -101,9 +164,9 @@ class StreamSender:
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        loop: Scheduler,
         budget: Backpressure,
-        cancelled: threading.Event,
+        cancelled: IsSet,
         start: Callable[[ResultStream], None],
     ) -> None:
         self._loop = loop

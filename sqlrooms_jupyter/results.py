@@ -87,6 +87,10 @@ def arrow_table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return relation.arrow()
 
 
+# Explicit options: without them pyarrow reads the environment for every stream it opens.
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions()
+
+
 class _MessageBuffer:
     """File-like target for pyarrow's IPC writer that copies nothing.
 
@@ -130,7 +134,7 @@ def write_arrow(
     `inline_limit` bytes, and None is returned. `check` raises to stop early.
     """
     buffer = _MessageBuffer(prefix)
-    with pa.ipc.new_stream(buffer, reader.schema) as writer:
+    with pa.ipc.new_stream(buffer, reader.schema, options=_IPC_OPTIONS) as writer:
         for batch in reader:
             check()
             writer.write_batch(batch)

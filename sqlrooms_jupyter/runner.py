@@ -16,11 +16,15 @@ from .flow import Pieces, StreamSender
 from .protocol import Export, Query, arrow_prefix, quote_identifier
 from .sandbox import READ_ONLY_REFUSAL, Refused
 
-# Longer SQL is not parsed up front: DuckDB's `extract_statements` holds the GIL while it
-# parses (a 2 MB statement stalled every other client for seconds); executing releases it.
+# Longer SQL is not parsed up front: DuckDB's Python API holds the GIL while it parses
+# (`extract_statements`, `sql`, `execute` alike), which stalls every other client for as
+# long (a 250 KB IN list: ~100 ms). A long SELECT is run as `SELECT * FROM query('...')`:
+# DuckDB parses the text inside while binding, with the GIL released.
 _CLASSIFY_BELOW = 16 << 10
 # An export's file goes to the client in binary messages of about this size.
 EXPORT_CHUNK_BYTES = 1 << 20
+# query() refuses anything but one SELECT with these; such text runs the usual way.
+_NOT_ONE_SELECT = ("Expected a single SELECT statement", "not supported in query() function")
 
 
 @dataclass
@@ -64,6 +68,11 @@ class QueryRunner:
         if query.progress:
             _track_progress(cursor, task)
         types = self._statement_types(cursor, query.sql)
+        relation = None
+        if types is None and query.kind != "exec":
+            relation = _long_select(cursor, query.sql)
+            if relation is not None:
+                types = [duckdb.StatementType.SELECT]
         read_only = types is not None and results.is_read_only(types)
         if self._read_only and not read_only:
             raise Refused(READ_ONLY_REFUSAL)
@@ -79,7 +88,7 @@ class QueryRunner:
         cache = self.cache if query.persist and read_only else None
         if cache is None:
             try:
-                return self._compute(cursor, task, query, types, stream)
+                return self._compute(cursor, task, query, types, stream, relation)
             finally:
                 if not read_only:
                     self._invalidate()
@@ -90,7 +99,7 @@ class QueryRunner:
             if stored is not None:
                 return _from_cache(query, stored)
             generation = cache.generation
-            outcome = self._compute(cursor, task, query, types, None)
+            outcome = self._compute(cursor, task, query, types, None, relation)
             unchanged = not self._version or self._version(cursor) == version
             if outcome.payload is not None and unchanged:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
@@ -109,12 +118,15 @@ class QueryRunner:
         query: Query,
         types: list[Any] | None,
         stream: StreamSender | None,
+        relation: duckdb.DuckDBPyRelation | None = None,
     ) -> Outcome:
         task.check()
-        if query.kind == "arrow" and self._direct_select and types == [duckdb.StatementType.SELECT]:
+        direct = relation is None and self._direct_select and types == [duckdb.StatementType.SELECT]
+        if query.kind == "arrow" and direct:
             reader = results.select_batches(cursor, query.sql, self._batch_rows)
         else:
-            relation = cursor.sql(query.sql)
+            if relation is None:
+                relation = cursor.sql(query.sql)
             if relation is None or results.answers_ok(types or []):
                 return Outcome("ok")
             if query.kind == "json":
@@ -171,6 +183,29 @@ class QueryRunner:
         finally:
             cursor.unregister(view)
             self._invalidate()
+
+
+def _long_select(cursor: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation | None:
+    """A long text that is one SELECT, as a relation whose text DuckDB parses while binding
+    (the GIL released); None when it is not one SELECT (or its result would differ)."""
+    try:
+        relation = cursor.sql("SELECT * FROM query(" + quote_literal(sql) + ")")
+    except duckdb.ParserException as exc:
+        if any(marker in str(exc) for marker in _NOT_ONE_SELECT):
+            return None
+        raise  # the text's own syntax error, as running it would have said
+    if _renamed_duplicates(relation.columns):
+        return None  # a subquery renames a duplicate column `a` to `a_1`; a query does not
+    return relation
+
+
+def _renamed_duplicates(columns: list[str]) -> bool:
+    names = set(columns)
+    return any(name.rpartition("_")[0] in names for name in columns if "_" in name)
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _track_progress(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:

@@ -5,6 +5,7 @@ Pure functions of the request's headers; the handlers decide what to refuse.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from tornado.httputil import HTTPServerRequest
 TOKEN_HEADER = "X-SQLRooms-Token"
 
 
+@functools.lru_cache(maxsize=256)  # asked on every upgrade, twice; parsing an address is not free
 def _is_loopback_name(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
@@ -24,6 +26,7 @@ def _is_loopback_name(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_origin(origin: str) -> bool:
     """`http://localhost:3000`, `http://127.0.0.1`, `http://[::1]:8888`, …"""
     return _is_loopback_name(urlsplit(origin).hostname or "")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Protocol
 
 from . import protocol, security
 from .engine import Cancelled, Engine, Outcome, Task, is_expected_error
-from .flow import Backpressure, Pieces, ResultStream, StreamSender, size_of
+from .flow import Backpressure, LoopInbox, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
 from .pubsub import Hub
 from .sandbox import Refused
@@ -89,6 +88,11 @@ class ServerState:
     rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     sessions: set[Session] = field(default_factory=set)
+    # Workers' results reach the loop through here: one wake-up per batch.
+    inbox: LoopInbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inbox = LoopInbox(self.loop)
 
     def token_matches(self, candidate: object) -> bool:
         return security.tokens_match(candidate, self.auth_token)
@@ -250,7 +254,10 @@ class Session:
         stream = None
         if query.kind == "arrow" and not query.persist:
             stream = StreamSender(
-                self.state.loop, self.connection.budget, task.cancelled, self.connection.send_stream
+                self.state.inbox,
+                self.connection.budget,
+                task.cancelled,
+                self.connection.send_stream,
             )
         budget = self.connection.budget
 
@@ -349,14 +356,13 @@ class Session:
         if engine.closing:
             raise ProtocolError("server is shutting down", query_id)
         flight = self.inflight[query_id] = InFlight(task, stream)
-        loop = self.state.loop
         timeout = self.state.limits.query_timeout
         if timeout:
-            flight.deadline = loop.call_later(timeout, self._time_out, flight, timeout)
+            flight.deadline = self.state.loop.call_later(timeout, self._time_out, flight, timeout)
+        inbox = self.state.inbox
 
         def done(_: concurrent.futures.Future[Any]) -> None:
-            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
-                loop.call_soon_threadsafe(self._finish, task, on_result)
+            inbox.call_soon_threadsafe(self._finish, task, on_result)
 
         task.future.add_done_callback(done)
         if self.state.ready.is_set():

@@ -16,6 +16,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+import tornado.util
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
@@ -138,3 +139,25 @@ def lenient_protocol(
         compression_options=handler.get_compression_options(),
     )
     return _LenientProtocol(handler, False, params)
+
+
+def write_raw(handler: tornado.websocket.WebSocketHandler, data: Buffer) -> asyncio.Future[None]:
+    """Write bytes that already are whole or partial WebSocket frames (the relay's
+    pass-through); raises StreamClosedError when the socket is gone."""
+    connection = handler.ws_connection
+    stream = getattr(connection, "stream", None)
+    if connection is None or connection.is_closing() or stream is None:
+        raise StreamClosedError()
+    return stream.write(data)  # type: ignore[no-any-return]
+
+
+def mask_payload(key: bytes, payload: bytes) -> bytes:
+    """A client frame's payload XOR its 4-byte masking key (Tornado's C speedup if built)."""
+    return tornado.util._websocket_mask(key, payload)
+
+
+def drop_connection(handler: tornado.websocket.WebSocketHandler) -> None:
+    """Close the socket without a close frame (e.g. in the middle of a relayed frame)."""
+    stream = getattr(handler.ws_connection, "stream", None)
+    if stream is not None:
+        stream.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -324,3 +325,51 @@ def test_stop_cancels_running_tasks_and_refuses_new_ones(con: duckdb.DuckDBPyCon
     assert pool.tasks() == []
     with pytest.raises(Unavailable):
         pool.submit(_task(), _fetch)
+
+
+def test_the_pool_reuses_idle_threads_and_never_exceeds_its_size(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pool = Executor(pool_size=3)
+    pool.start(con)
+    threads: set[int] = set()
+
+    def which(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:
+        threads.add(threading.get_ident())
+
+    for i in range(20):  # one after the other: the one idle thread takes each
+        pool.submit(_task(query_id=f"s{i}"), which).future.result(5)
+    assert len(threads) == 1
+    release = threading.Event()
+    busy = [pool.submit(_task(query_id=f"b{i}"), lambda c, t: release.wait(5)) for i in range(5)]
+    wait_until(lambda: sum(t.running for t in busy) == 3)
+    assert stays_blocked_count(busy, 3)  # the other two wait for a thread
+    release.set()
+    for task in busy:
+        task.future.result(5)
+    pool.stop(timeout=5)
+
+
+def stays_blocked_count(tasks: list[Task], running: int, window: float = 0.1) -> bool:
+    deadline = time.monotonic() + window
+    while time.monotonic() < deadline:
+        if sum(t.running for t in tasks) != running:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_stop_cancels_what_is_still_queued(con: duckdb.DuckDBPyConnection) -> None:
+    pool = Executor(pool_size=1)
+    pool.start(con)
+    release = threading.Event()
+    first = pool.submit(_task(query_id="busy"), lambda c, t: release.wait(5))
+    wait_until(lambda: first.running)
+    queued = [pool.submit(_task(query_id=f"q{i}"), _fetch) for i in range(3)]
+    stopping = threading.Thread(target=pool.stop, kwargs={"timeout": 5})
+    stopping.start()
+    wait_until(lambda: all(t.future.done() for t in queued))
+    assert all(t.future.cancelled() for t in queued)
+    release.set()
+    stopping.join(5)
+    assert first.future.done()

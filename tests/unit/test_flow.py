@@ -238,3 +238,59 @@ def test_the_broken_tail_makes_an_arrow_reader_fail_instead_of_truncating() -> N
     assert pa.ipc.open_stream(cut).read_all().num_rows == 1000  # silently fine without a tail
     with pytest.raises((pa.ArrowInvalid, OSError)):
         pa.ipc.open_stream(cut + BROKEN_STREAM_TAIL).read_all()
+
+
+def test_loop_inbox_runs_callbacks_in_order_with_one_wake_up_per_batch() -> None:
+    from sqlrooms_jupyter.flow import LoopInbox
+
+    async def body() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        inbox = LoopInbox(loop)
+        ran: list[int] = []
+        wakes = 0
+        schedule = loop.call_soon_threadsafe
+
+        def counting(callback: Callable[..., object], *args: object) -> asyncio.Handle:
+            nonlocal wakes
+            wakes += 1
+            return schedule(callback, *args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+
+        def post_many() -> None:
+            for i in range(100):
+                inbox.call_soon_threadsafe(ran.append, i)
+
+        thread = threading.Thread(target=post_many)
+        thread.start()  # the loop is not running callbacks meanwhile: one batch
+        thread.join()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        inbox.call_soon_threadsafe(ran.append, 100)  # a new batch
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return ran, wakes
+
+    ran, wakes = asyncio.run(body())
+    assert ran == list(range(101))
+    assert wakes == 2
+
+
+def test_loop_inbox_keeps_going_after_a_failing_callback() -> None:
+    from sqlrooms_jupyter.flow import LoopInbox
+
+    async def body() -> tuple[list[str], list[dict[str, object]]]:
+        loop = asyncio.get_running_loop()
+        errors: list[dict[str, object]] = []
+        loop.set_exception_handler(lambda _, context: errors.append(context))
+        inbox = LoopInbox(loop)
+        ran: list[str] = []
+        inbox.call_soon_threadsafe(lambda: 1 / 0)
+        inbox.call_soon_threadsafe(ran.append, "after")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return ran, errors
+
+    ran, errors = asyncio.run(body())
+    assert ran == ["after"]
+    assert isinstance(errors[0]["exception"], ZeroDivisionError)

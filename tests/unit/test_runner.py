@@ -230,3 +230,38 @@ def test_a_truncated_upload_fails_and_creates_nothing(harness: Harness) -> None:
     assert harness.con.sql(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'bad'"
     ).fetchall() == [(0,)]
+
+
+# A text this long is not classified up front (DuckDB parses with the GIL held).
+LONG_IN = ",".join(["1"] * 9_000)  # ~18 KB
+
+
+@pytest.mark.parametrize("kind", ["arrow", "json"])
+def test_a_long_select_runs_as_one_select(harness: Harness, kind: str) -> None:
+    sql = f"SELECT 'it''s' AS s, count(*)::INT AS n FROM range(10) WHERE range IN ({LONG_IN})"
+    assert len(sql) > 16 << 10
+    cursor = harness.con.cursor()
+    outcome, task = harness.run(kind, sql, cursor=cursor)
+    rows = _table(outcome).to_pylist() if kind == "arrow" else _records(outcome)
+    assert rows == [{"s": "it's", "n": 1}]
+    # Known to be one SELECT although never classified: kept, nothing invalidated.
+    assert task.cursor_reusable
+    assert harness.invalidations == 0
+    cursor.sql("CREATE OR REPLACE TABLE after_long(x INTEGER)")  # no result left open
+
+
+def test_long_texts_that_are_not_one_select_run_as_before(harness: Harness) -> None:
+    harness.run("exec", "CREATE TABLE t(x INTEGER)")
+    insert = "INSERT INTO t VALUES " + ",".join(["(1)"] * 5_000)
+    outcome, task = harness.run("arrow", insert)
+    assert _table(outcome).to_pylist() == [{"Count": 5_000}]
+    assert not task.cursor_reusable and harness.invalidations == 2
+    # A subquery would rename the second `a` to `a_1`: such a SELECT runs as it is.
+    duplicate = f"SELECT 1 AS a, 2 AS a FROM range(10) WHERE range IN ({LONG_IN})"
+    outcome, _ = harness.run("arrow", duplicate)
+    assert _table(outcome).column_names == ["a", "a"]
+    # Two statements: the last one answers, as for a short text.
+    outcome, _ = harness.run("json", f"SELECT 1 WHERE 1 IN ({LONG_IN}); SELECT 7 AS seven")
+    assert _records(outcome) == [{"seven": 7}]
+    with pytest.raises(duckdb.ParserException, match="syntax error"):
+        harness.run("arrow", f"SELEC 1 WHERE 1 IN ({LONG_IN})")
