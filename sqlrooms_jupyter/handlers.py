@@ -16,7 +16,7 @@ import tornado.web
 import tornado.websocket
 from tornado.log import access_log
 
-from . import security, webapp
+from . import protocol, security, webapp
 from ._version import __version__
 from .connection import TornadoConnection
 from .session import Session
@@ -154,6 +154,16 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
     def on_invalid_text(self, data: bytes) -> None:
         if self.session is not None:
             self.session.receive_invalid_text()
+
+    @property
+    def max_text_bytes(self) -> int:
+        return protocol.max_text_bytes(self.server.config.limits.max_sql_chars)
+
+    def on_text_too_long(self, head: bytes, tail: bytes) -> None:
+        if self.session is not None:
+            self.session.receive_text_too_long(
+                head.decode("utf-8", "replace"), tail.decode("utf-8", "replace")
+            )
 
     def open(self, *args: str, **kwargs: str) -> None:
         self.set_nodelay(True)

@@ -131,6 +131,34 @@ def parse_export(message: dict[str, Any]) -> Export:
     return Export(sql=query.sql, format=fmt, query_id=query.query_id, progress=query.progress)
 
 
+_QUERY_ID_FIELD = re.compile(r'"queryId"\s*:\s*"([^"\\]{1,256})"')
+
+
+def max_text_bytes(max_sql_chars: int) -> int:
+    """The longest text message for a SQL limit: room for the SQL in UTF-8 or
+    JSON-escaped (four bytes a character), plus 64 KiB for the other fields."""
+    return 4 * max_sql_chars + (64 << 10)
+
+
+def text_too_long(max_sql_chars: int, head: str, tail: str) -> ProtocolError:
+    """The error for a text message over `max_text_bytes`, refused before its JSON is
+    parsed: parsing megabytes holds the event loop every client shares. The queryId is
+    looked for where clients put it, in the message's first or last KiB (`head`, `tail`)."""
+    found = _QUERY_ID_FIELD.search(head) or _QUERY_ID_FIELD.search(tail)
+    return ProtocolError(
+        f"text message over this server's limit of {max_text_bytes(max_sql_chars):,} bytes "
+        f"(SQL is limited to {max_sql_chars:,} characters: --max-sql-size)",
+        found.group(1) if found else None,
+    )
+
+
+def check_text_size(text: str, max_sql_chars: int) -> None:
+    """For doors that hand over decoded text (the WebSocket door refuses such frames
+    before decoding them)."""
+    if len(text) > max_text_bytes(max_sql_chars):
+        raise text_too_long(max_sql_chars, text[:1024], text[-1024:])
+
+
 def check_sql_cost(sql: str, max_chars: int, query_id: str | None) -> None:
     """Refuse SQL whose parsing alone could take the machine's memory."""
     if len(sql) > max_chars:

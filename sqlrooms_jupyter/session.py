@@ -140,6 +140,7 @@ class Session:
         if self.closed:
             return
         try:
+            protocol.check_text_size(text, self.state.limits.max_sql_chars)
             message = protocol.parse_text(text)
         except ProtocolError as exc:
             if not self.authenticated:
@@ -190,6 +191,15 @@ class Session:
             )
         except ProtocolError as exc:
             self._error(str(exc), exc.query_id or protocol.message_query_id(header))
+
+    def receive_text_too_long(self, head: str, tail: str) -> None:
+        """A text message over `protocol.max_text_bytes`, of which only the ends were kept."""
+        if self.closed:
+            return
+        error = protocol.text_too_long(self.state.limits.max_sql_chars, head, tail)
+        if not self.authenticated:
+            return self.refuse(error.query_id)
+        self._error(str(error), error.query_id)
 
     def receive_invalid_text(self) -> None:
         if self.closed:

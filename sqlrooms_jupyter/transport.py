@@ -24,6 +24,10 @@ from .protocol import CLOSE_TOO_BIG
 
 TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
 _DRAIN_SECONDS = 5.0
+# A text message too long to act on is read past in slices of this size, keeping this much
+# of each end.
+READ_SLICE_BYTES = 64 << 10
+_KEEP_BYTES = 1 << 10
 
 Buffer = bytes | bytearray | memoryview
 
@@ -78,9 +82,9 @@ def _coalesced(header: bytes, pieces: Sequence[Buffer]) -> list[bytes | memoryvi
 
 
 class _LenientProtocol(tornado.websocket.WebSocketProtocol13):
-    """Tornado's protocol with two changes: invalid UTF-8 text goes to the handler's
-    `on_invalid_text` instead of dropping the socket, and an oversized message ends
-    in a close frame the client can actually read.
+    """Tornado's protocol with three changes: invalid UTF-8 text goes to the handler's
+    `on_invalid_text` instead of dropping the socket, an oversized message ends in a
+    close frame the client can actually read, and text is decoded once, not twice.
     """
 
     _draining: asyncio.Task[None] | None = None
@@ -115,14 +119,78 @@ class _LenientProtocol(tornado.websocket.WebSocketProtocol13):
             self._too_big = False
             super()._abort()
 
+    async def _receive_frame(self) -> None:
+        limit: int | None = getattr(self.handler, "max_text_bytes", None)
+        if limit is not None and self._fragmented_message_buffer is None:
+            mask = await self._long_text_mask(limit)
+            if mask is not None:
+                return await self._skip_text(*mask)
+        await super()._receive_frame()
+
+    async def _long_text_mask(self, limit: int) -> tuple[int, bytes] | None:
+        """The length and masking key of the next frame if it is a whole, uncompressed,
+        masked text message over `limit` bytes (its header then consumed); otherwise None,
+        and the stream as it was."""
+        stream = self.stream
+        head = await stream.read_bytes(2)
+        if head[0] != 0x80 | TEXT or head[1] & 0x7F < 126 or not head[1] & 0x80:
+            _unread(stream, head)
+            return None
+        rest = await stream.read_bytes((2 if head[1] & 0x7F == 126 else 8) + 4)
+        size = int.from_bytes(rest[:-4], "big")
+        if not limit < size <= self.params.max_message_size:
+            _unread(stream, head + rest)
+            return None
+        self._wire_bytes_in += len(head) + len(rest)
+        return size, rest[-4:]
+
+    async def _skip_text(self, size: int, mask: bytes) -> None:
+        """Read a text message too long to act on past, keeping only its first and last
+        KiB (where a client puts its queryId) for the handler's `on_text_too_long`: the
+        event loop, which every client shares, never holds the whole of it."""
+        stream = self.stream
+        head, tail = bytearray(), bytearray()
+        done = 0
+        while done < size:
+            chunk = await stream.read_bytes(min(size - done, READ_SLICE_BYTES), partial=True)
+            if done < _KEEP_BYTES:
+                head += chunk[: _KEEP_BYTES - done]
+            tail = (
+                (tail + chunk)[-_KEEP_BYTES:]
+                if len(chunk) < _KEEP_BYTES
+                else bytearray(chunk[-_KEEP_BYTES:])
+            )
+            done += len(chunk)
+            self._wire_bytes_in += len(chunk)
+            if done % (4 * READ_SLICE_BYTES) < len(chunk):
+                await asyncio.sleep(0)  # let other sockets' messages in
+        on_text_too_long = self.handler.on_text_too_long  # type: ignore[attr-defined]
+        on_text_too_long(_unmasked(mask, 0, head), _unmasked(mask, size - len(tail), tail))
+
     def _handle_message(self, opcode: int, data: bytes) -> Any:
         if opcode == TEXT and not self.client_terminated and not self._frame_compressed:
+            # Decoded once here (Tornado would decode it again): a megabyte-sized text
+            # costs the event loop, and so every other client, each pass over it.
+            self._message_bytes_in += len(data)
             try:
-                data.decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
                 # Awaited like on_message's result, so the next message waits for it.
                 return self.handler.on_invalid_text(data)  # type: ignore[attr-defined]
+            return self._run_callback(self.handler.on_message, text)
         return super()._handle_message(opcode, data)
+
+
+def _unread(stream: Any, data: bytes) -> None:
+    """Put bytes just read back at the front of a Tornado stream's read buffer."""
+    stream._read_buffer[:0] = data
+    stream._read_buffer_size += len(data)
+
+
+def _unmasked(mask: bytes, offset: int, data: bytearray) -> bytes:
+    """`data`, found at `offset` in a masked payload, unmasked."""
+    turn = offset % 4
+    return mask_payload(mask[turn:] + mask[:turn], bytes(data))
 
 
 def lenient_protocol(

@@ -73,3 +73,23 @@ def test_json_result_embeds_records_as_a_string() -> None:
     frame = json.loads(b"".join(protocol.json_result("q", [escape_json_text(records)])))
     assert frame["queryId"] == "q"
     assert json.loads(frame["data"]) == [{"s": 'quote " and backslash \\ and \u00e9'}]
+
+
+def test_a_text_message_over_the_limit_is_refused_before_parsing() -> None:
+    sql = "select 1" + "+1" * 300_000
+    limit = protocol.max_text_bytes(100_000)
+    protocol.check_text_size(json.dumps({"type": "arrow", "sql": "x" * 400_000}), 100_000)
+    for message in (
+        {"type": "arrow", "queryId": "first", "sql": sql},
+        {"type": "arrow", "sql": sql, "queryId": "first"},
+    ):
+        text = json.dumps(message)
+        assert len(text) > limit
+        with pytest.raises(ProtocolError, match="--max-sql-size") as caught:
+            protocol.check_text_size(text, 100_000)
+        assert caught.value.query_id == "first"
+    # A queryId inside the SQL text is escaped, so not taken for the message's own.
+    text = json.dumps({"type": "arrow", "sql": sql + ' "queryId": "inner"'})
+    with pytest.raises(ProtocolError) as caught:
+        protocol.check_text_size(text, 100_000)
+    assert caught.value.query_id is None
