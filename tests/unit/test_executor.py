@@ -339,6 +339,8 @@ def test_the_pool_reuses_idle_threads_and_never_exceeds_its_size(
 
     for i in range(20):  # one after the other: the one idle thread takes each
         pool.submit(_task(query_id=f"s{i}"), which).future.result(5)
+        # The worker counts itself idle just after it sets the result.
+        wait_until(lambda: pool._pool is not None and pool._pool._idle == 1)
     assert len(threads) == 1
     release = threading.Event()
     busy = [pool.submit(_task(query_id=f"b{i}"), lambda c, t: release.wait(5)) for i in range(5)]
