@@ -30,6 +30,9 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CLOSE, _PING, _PONG = 0x8, 0x9, 0xA
 _BUFFER = 2 << 20
 _MIN_FREE = 256 << 10  # a fresh buffer is taken when less than this is left
+# One read at most: a run forwarded to the browser is never larger, which bounds what a
+# slow browser leaves buffered (FrameWriter's limit plus one run).
+_MAX_READ = 256 << 10
 _MAX_HANDSHAKE = 64 << 10
 _CLOSE_WAIT = 5.0
 
@@ -77,7 +80,7 @@ class KernelLink(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         if len(self._buf) - self._end < _MIN_FREE:
             self._next_buffer()
-        return self._view[self._end :]
+        return self._view[self._end : self._end + _MAX_READ]
 
     def buffer_updated(self, nbytes: int) -> None:
         self._end += nbytes

@@ -64,7 +64,7 @@ class FrameWriter:
 
     Bytes count as pending until the socket has taken them. Once more than `limit`
     are pending, reading from the kernel pauses until they are down to `limit`
-    again: at most `limit` plus one received run (up to a few hundred KiB) waits here.
+    again: at most `limit` plus one received run (at most 256 KiB) waits here.
     """
 
     def __init__(self, handler: WebSocketHandler, limit: int) -> None:
