@@ -29,10 +29,10 @@ from ..transport import BINARY, TEXT, mask_payload
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CLOSE, _PING, _PONG = 0x8, 0x9, 0xA
 _BUFFER = 2 << 20
-_MIN_FREE = 256 << 10  # a fresh buffer is taken when less than this is left
 # One read at most: a run forwarded to the browser is never larger, which bounds what a
 # slow browser leaves buffered (FrameWriter's limit plus one run).
 _MAX_READ = 256 << 10
+_MIN_FREE = _MAX_READ  # a fresh buffer is taken when a whole read no longer fits
 _MAX_HANDSHAKE = 64 << 10
 _CLOSE_WAIT = 5.0
 
