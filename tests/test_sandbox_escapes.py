@@ -96,8 +96,8 @@ def test_writable_session_state_never_reaches_other_connections(
 ) -> None:
     server = start_server("--db-path", str(read_only_db))
     with server.client() as client:
-        client.query(change, kind="json")  # answered (ok, rows or an error)
         client.query("set variable v = 7", kind="exec")
+        client.query(change, kind="json")  # answered (ok, rows or an error)
     for _ in range(5):
         with server.client() as other:
             assert answer(other, "select sum(x) s from t") == [{"s": 3}]
