@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
@@ -41,19 +41,9 @@ NO_RESULT_STATEMENTS = frozenset(
         ST.PREPARE,
     }
 )
-# Statements that cannot change data; anything else invalidates the result cache.
-READ_ONLY_STATEMENTS = frozenset({ST.SELECT, ST.EXPLAIN})
 
 
-def statement_types(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
-    return [statement.type for statement in cursor.extract_statements(sql)]
-
-
-def is_read_only(types: list[Any]) -> bool:
-    return all(t in READ_ONLY_STATEMENTS for t in types)
-
-
-def answers_ok(types: list[Any]) -> bool:
+def answers_ok(types: Sequence[Any]) -> bool:
     return bool(types) and types[-1] in NO_RESULT_STATEMENTS
 
 

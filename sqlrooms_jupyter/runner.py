@@ -1,4 +1,4 @@
-"""One protocol query on a worker's cursor: statement kinds, results, the cache, uploads."""
+"""One protocol query on a worker's cursor: what it does, results, the cache, uploads."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Any
 
 import duckdb
 
-from . import export, results
+from . import export, parse_cost, results, statements
 from .cache import ResultCache
 from .executor import Task
 from .flow import Pieces, StreamSender
 from .protocol import Export, Query, arrow_prefix, quote_identifier
 from .sandbox import READ_ONLY_REFUSAL, Refused
+from .statements import Statements
 
 # Longer SQL is not parsed up front: DuckDB's Python API holds the GIL while it parses
 # (`extract_statements`, `sql`, `execute` alike), which stalls every other client for as
@@ -65,32 +66,36 @@ class QueryRunner:
         stream: StreamSender | None,
     ) -> Outcome:
         """Execute one protocol query (in a worker thread)."""
+        parse_cost.check_nesting(query.sql)
         if query.progress:
             _track_progress(cursor, task)
-        types = self._statement_types(cursor, query.sql)
+        found = self._classify(cursor, query.sql)
         relation = None
-        if types is None and query.kind != "exec":
+        if found is None and query.kind != "exec":
             relation = _long_select(cursor, query.sql)
-            if relation is not None:
-                types = [duckdb.StatementType.SELECT]
-        read_only = types is not None and results.is_read_only(types)
-        if self._read_only and not read_only:
+            if relation is not None:  # query() runs one SELECT, never a data-modifying CTE
+                found = Statements((duckdb.StatementType.SELECT,), True)
+        pure_read = found is not None and found.pure_read
+        types = found.types if found is not None else None
+        if self._read_only and not pure_read:
             raise Refused(READ_ONLY_REFUSAL)
         if query.kind == "exec":
             # `execute` leaves a SELECT's result open on the cursor: it is not kept.
             try:
                 cursor.execute(query.sql)
             finally:
-                if not read_only:
+                if not pure_read:
                     self._invalidate()
             return Outcome("ok")
-        task.cursor_reusable = read_only and not query.progress
-        cache = self.cache if query.persist and read_only else None
+        # Only a cursor that ran nothing but reads goes back to the pool: anything else may
+        # have left temporary objects, variables, settings or a transaction on it.
+        task.cursor_reusable = pure_read and not query.progress
+        cache = self.cache if query.persist and pure_read else None
         if cache is None:
             try:
                 return self._compute(cursor, task, query, types, stream, relation)
             finally:
-                if not read_only:
+                if not pure_read:
                     self._invalidate()
         version = self._version(cursor) if self._version else ""
         key = ResultCache.key(query.kind, f"{version}\n{query.sql}")
@@ -105,29 +110,31 @@ class QueryRunner:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
             return outcome
 
-    def _statement_types(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> list[Any] | None:
-        """The statements' types; None for a long text (then it counts as a write)."""
+    def _classify(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> Statements | None:
+        """What the text does; None for a long text on a writable server (then it counts as
+        a write unless it runs as one SELECT through query())."""
         if len(sql) >= _CLASSIFY_BELOW and not self._read_only:
             return None
-        return results.statement_types(cursor, sql)
+        return statements.classify(cursor, sql)
 
     def _compute(
         self,
         cursor: duckdb.DuckDBPyConnection,
         task: Task,
         query: Query,
-        types: list[Any] | None,
+        types: tuple[Any, ...] | None,
         stream: StreamSender | None,
         relation: duckdb.DuckDBPyRelation | None = None,
     ) -> Outcome:
         task.check()
-        direct = relation is None and self._direct_select and types == [duckdb.StatementType.SELECT]
+        one_select = types == (duckdb.StatementType.SELECT,)
+        direct = relation is None and self._direct_select and one_select
         if query.kind == "arrow" and direct:
             reader = results.select_batches(cursor, query.sql, self._batch_rows)
         else:
             if relation is None:
                 relation = cursor.sql(query.sql)
-            if relation is None or results.answers_ok(types or []):
+            if relation is None or results.answers_ok(types or ()):
                 return Outcome("ok")
             if query.kind == "json":
                 return Outcome("json", results.json_records(relation))
@@ -149,10 +156,11 @@ class QueryRunner:
         send: Callable[[Pieces], None],
     ) -> export.Exported:
         """Run one SELECT and send its result as a file, chunk by chunk (in a worker thread)."""
+        parse_cost.check_nesting(request.sql)
         if request.progress:
             _track_progress(cursor, task)
-        if results.statement_types(cursor, request.sql) != [duckdb.StatementType.SELECT]:
-            raise Refused("export: only a single SELECT statement can be exported")
+        if not statements.classify(cursor, request.sql).one_select:
+            raise Refused("export: only a single SELECT statement that only reads can be exported")
         task.cursor_reusable = not request.progress
         task.check()
         relation = export.writable(cursor.sql(request.sql), request.format)
