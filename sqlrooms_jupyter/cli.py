@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from ._version import __version__
@@ -17,6 +19,9 @@ from .server import ServerConfig, SqlroomsServer
 from .session import Limits
 
 log = logging.getLogger("sqlrooms_jupyter")
+
+# The token from the environment, out of `/proc/<pid>/cmdline` (which every local user reads).
+TOKEN_ENV = "SQLROOMS_AUTH_TOKEN"
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -41,6 +46,51 @@ def read_sql_file(path: str) -> str:
         return Path(path).expanduser().read_text()
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+
+
+class TokenError(ValueError):
+    """The token's file cannot be used."""
+
+
+def read_token_file(path: str) -> str:
+    try:
+        text = Path(path).expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TokenError(f"cannot read the token file {path}: {reason}") from None
+    token = text.rstrip("\r\n")
+    if not token.strip():
+        raise TokenError(f"the token file {path} is empty")
+    if "\n" in token:
+        raise TokenError(f"the token file {path} has more than one line")
+    return token
+
+
+def auth_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """`--auth-token`, else `--auth-token-file`, else `$SQLROOMS_AUTH_TOKEN`, else none."""
+    if args.auth_token:
+        return str(args.auth_token)
+    if args.auth_token_file is not None:
+        return read_token_file(args.auth_token_file)
+    return environ.get(TOKEN_ENV) or None
+
+
+def risk_warnings(config: ServerConfig) -> list[str]:
+    """Flags that switch a protection off, each named with what it lets in."""
+    warnings = []
+    if "*" in config.allow_hosts:
+        warnings.append(
+            "--allow-host '*' answers any Host name: DNS-rebinding protection is off, so any "
+            "web page the user visits can reach this server through a name it controls"
+            + ("" if config.auth_token else " (and no token is required)")
+        )
+    if "*" in config.allow_origins and not config.auth_token:
+        warnings.append(
+            "--allow-origin '*' without a token: any web page the user visits can query "
+            "this server from their browser (set a token with --auth-token-file or "
+            f"{TOKEN_ENV})"
+        )
+    return warnings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated DuckDB extensions to load, name@repository to install from a "
         "repository (default httpfs; '' for none)",
     )
-    add("--auth-token", default=None, help="require this token from every client")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--auth-token",
+        default=None,
+        help="require this token from every client (visible to local users in the process "
+        f"list: prefer --auth-token-file or the {TOKEN_ENV} environment variable)",
+    )
+    token.add_argument(
+        "--auth-token-file",
+        default=None,
+        metavar="PATH",
+        help="require the token read from this file (one line; a trailing newline is ignored)",
+    )
     add(
         "--allow-origin",
         action="append",
@@ -191,12 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """The server's configuration; raises TokenError for an unusable token file."""
     origins = tuple(origin for group in args.allow_origin for origin in group)
     return ServerConfig(
         host=args.host,
         port=args.port,
-        auth_token=args.auth_token or None,
+        auth_token=auth_token(args, os.environ if environ is None else environ),
         allow_origins=origins,
         allow_hosts=tuple(args.allow_host),
         sync=args.sync,
@@ -229,6 +294,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 
 async def serve(config: ServerConfig) -> None:
+    for warning in risk_warnings(config):
+        log.warning("%s", warning)
     server = SqlroomsServer(config)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -250,14 +317,19 @@ async def serve(config: ServerConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except TokenError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
-        asyncio.run(serve(config_from_args(args)))
+        asyncio.run(serve(config))
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
         return 1

@@ -6,6 +6,7 @@ Handlers only check who is asking and move frames between the socket and a
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -38,6 +39,18 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     access_log.log(level, "%d %s %s (%s)", status, request.method, path, request.remote_ip)
 
 
+def host_ok(server: SqlroomsServer, handler: tornado.web.RequestHandler) -> bool:
+    """Whether a request's Host is one `server` answers (DNS-rebinding protection)."""
+    config = server.config
+    if security.host_allowed(handler.request.host, config.host, config.allow_hosts):
+        return True
+    log.warning(
+        "refused Host %r (DNS rebinding protection; allow it with --allow-host)",
+        handler.request.host,
+    )
+    return False
+
+
 class ServerHandler(tornado.web.RequestHandler):
     """Every route: a server bound to loopback answers only loopback Host names."""
 
@@ -47,12 +60,7 @@ class ServerHandler(tornado.web.RequestHandler):
         self.server = server
 
     def prepare(self) -> None:
-        config = self.server.config
-        if not security.host_allowed(self.request.host, config.host, config.allow_hosts):
-            log.warning(
-                "refused Host %r (DNS rebinding protection; allow it with --allow-host)",
-                self.request.host,
-            )
+        if not host_ok(self.server, self):
             raise tornado.web.HTTPError(403, reason="Host not allowed")
 
 
@@ -111,7 +119,8 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
     def prepare(self) -> None:
         config = self.server.config
         limit = config.limits.max_connections
-        if self.server.connections >= limit:
+        # Connections waiting to authenticate have a quota of their own (see Session).
+        if self.server.state is not None and self.server.state.authenticated_count >= limit:
             raise tornado.web.HTTPError(
                 503, reason=f"Too many connections (this server accepts {limit})"
             )
@@ -145,6 +154,14 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
         return self.server.config.max_message_size
 
     @property
+    def message_limit(self) -> int:
+        """The largest message accepted next: small until the connection authenticates."""
+        session = self.session
+        if session is not None and not session.authenticated:
+            return self.server.config.limits.max_unauthenticated_message
+        return self.server.config.max_message_size
+
+    @property
     def ping_interval(self) -> float | None:
         return self.server.config.ping_interval or None
 
@@ -167,12 +184,16 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         self.set_nodelay(True)
-        self.outgoing = TornadoConnection(self, self.server.config.send_buffer_limit)
+        config = self.server.config
+        self.outgoing = TornadoConnection(
+            self, config.send_buffer_limit, config.limits.max_unread_pushed
+        )
         self.session = self.server.open_session(
             self.outgoing,
             authenticated=self._token_state == "valid",
             peer="relay" if self.relay else self.request.remote_ip or "",
         )
+        self.outgoing.on_drop = self.session.close
         if self._token_state == "invalid":
             self.session.refuse()
 
@@ -197,7 +218,11 @@ def routes(server: SqlroomsServer) -> list[Any]:
         (r"/readyz", ReadyHandler, {"server": server}),
         (r"/version", VersionHandler, {"server": server}),
         # The SQLRooms app; it connects back to /ws/duckdb and keeps its state in ui_state.
-        *webapp.app_routes("/app/", config={"uiStateTable": server.engine.meta.ui_state}),
+        *webapp.app_routes(
+            "/app/",
+            config={"uiStateTable": server.engine.meta.ui_state},
+            host_check=functools.partial(host_ok, server),
+        ),
         (r"/.*", QueryWebSocket, {"server": server}),
     ]
 

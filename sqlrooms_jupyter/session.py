@@ -35,14 +35,23 @@ class Limits:
 
     max_in_flight: int = 256
     max_subscriptions: int = 1024
+    # Messages pushed to a connection without waiting for it (notifies, CRDT updates, acks)
+    # that its socket has not taken; a connection over this is closed (1008).
+    max_unread_pushed: int = 16 << 20
     # With a token: how long a connection may stay unauthenticated before it is closed.
     auth_timeout: float = 10.0
     # Longest SQL text; DuckDB's parser can take far more memory than the text's size.
     max_sql_chars: int = 256 << 10
     # A query still unanswered after this many seconds is cancelled (None: never).
     query_timeout: float | None = None
-    # Connections the server accepts at once (across all its sockets).
+    # Authenticated connections the server accepts at once (across all its sockets).
     max_connections: int = 1024
+    # With a token: connections still waiting to authenticate, counted apart from the above
+    # so that they cannot lock token holders out; beyond it the oldest waiting one is closed.
+    max_unauthenticated: int = 64
+    # With a token: the largest message a connection may send before it authenticates
+    # (an auth message is far smaller); a larger one closes it (1009) unread.
+    max_unauthenticated_message: int = 4 << 10
 
 
 class Rooms(Protocol):
@@ -88,6 +97,8 @@ class ServerState:
     rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     sessions: set[Session] = field(default_factory=set)
+    # The sessions not authenticated yet, oldest first (a dict keeps insertion order).
+    unauthenticated: dict[Session, None] = field(default_factory=dict)
     # Workers' results reach the loop through here: one wake-up per batch.
     inbox: LoopInbox = field(init=False)
 
@@ -96,6 +107,17 @@ class ServerState:
 
     def token_matches(self, candidate: object) -> bool:
         return security.tokens_match(candidate, self.auth_token)
+
+    @property
+    def authenticated_count(self) -> int:
+        return len(self.sessions) - len(self.unauthenticated)
+
+    def wait_for_auth(self, session: Session) -> None:
+        """Track a session until it authenticates; make room by closing the oldest waiting."""
+        self.unauthenticated[session] = None
+        while len(self.unauthenticated) > self.limits.max_unauthenticated:
+            oldest = next(iter(self.unauthenticated))
+            oldest.evict()
 
 
 @dataclass(eq=False)
@@ -133,6 +155,7 @@ class Session:
         self._auth_timer: asyncio.TimerHandle | None = None
         if not self.authenticated:
             self._auth_timer = state.loop.call_later(state.limits.auth_timeout, self._auth_expired)
+            state.wait_for_auth(self)
 
     # -- frames in ---------------------------------------------------------
 
@@ -219,6 +242,7 @@ class Session:
             self.state.engine.cancel(flight.task)
         self.inflight.clear()
         self.connection.budget.close()
+        self.state.unauthenticated.pop(self, None)
         if self.state.rooms is not None:
             self.state.rooms.leave(self)
         self.state.hub.drop(self)
@@ -240,12 +264,26 @@ class Session:
         if self.authenticated:
             self._send_text('{"type":"authAck"}')
         elif self.state.token_matches(message.get("token")):
-            self.authenticated = True
             if self._auth_timer is not None:
                 self._auth_timer.cancel()
+            del self.state.unauthenticated[self]
+            limit = self.state.limits.max_connections
+            if self.state.authenticated_count >= limit:
+                self._error(f"too many connections (this server accepts {limit}); try again later")
+                self.connection.close(protocol.CLOSE_TRY_AGAIN_LATER, "too many connections")
+                return self.close()
+            self.authenticated = True
             self._send_text('{"type":"authAck"}')
         else:
             self.refuse(protocol.message_query_id(message))
+
+    def evict(self) -> None:
+        """Make room for a newer connection waiting to authenticate."""
+        self._send_text(
+            protocol.error(f"{protocol.UNAUTHORIZED}: too many connections waiting to authenticate")
+        )
+        self.connection.close(protocol.CLOSE_TRY_AGAIN_LATER, protocol.UNAUTHORIZED)
+        self.close()
 
     def _auth_expired(self) -> None:
         if not self.authenticated and not self.closed:

@@ -82,9 +82,10 @@ def _coalesced(header: bytes, pieces: Sequence[Buffer]) -> list[bytes | memoryvi
 
 
 class _LenientProtocol(tornado.websocket.WebSocketProtocol13):
-    """Tornado's protocol with three changes: invalid UTF-8 text goes to the handler's
+    """Tornado's protocol with four changes: invalid UTF-8 text goes to the handler's
     `on_invalid_text` instead of dropping the socket, an oversized message ends in a
-    close frame the client can actually read, and text is decoded once, not twice.
+    close frame the client can actually read, text is decoded once, not twice, and the
+    handler's `message_limit` (if it has one) is the size limit of each next frame.
     """
 
     _draining: asyncio.Task[None] | None = None
@@ -120,6 +121,12 @@ class _LenientProtocol(tornado.websocket.WebSocketProtocol13):
             super()._abort()
 
     async def _receive_frame(self) -> None:
+        # Tornado compares each frame's announced length (plus the fragments so far) with
+        # this before it reads the payload: a handler's `message_limit` may change it
+        # between messages (e.g. small until a connection authenticates).
+        message_limit: int | None = getattr(self.handler, "message_limit", None)
+        if message_limit is not None:
+            self.params.max_message_size = message_limit
         limit: int | None = getattr(self.handler, "max_text_bytes", None)
         if limit is not None and self._fragmented_message_buffer is None:
             mask = await self._long_text_mask(limit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -110,11 +111,28 @@ class AppFilesMixin:
         handler.write(body)
 
 
-class AppHandler(AppFilesMixin, web.RequestHandler):
+# Whether a request's Host header names this server (DNS-rebinding protection); it raises
+# or answers False to refuse.
+HostCheck = Callable[[web.RequestHandler], bool]
+
+
+class _Routed(web.RequestHandler):
+    """A route of `app_routes`: refuses a Host the server does not answer, as every other
+    route of the server does (a rebound name must not read the app or its config)."""
+
+    host_check: HostCheck | None = None
+
+    def prepare(self) -> None:
+        if self.host_check is not None and not self.host_check(self):
+            raise web.HTTPError(403, reason="Host not allowed")
+
+
+class AppHandler(AppFilesMixin, _Routed):
     """The app on the standalone and kernel servers (`app_routes`)."""
 
-    def initialize(self, root: Path = APP_DIR) -> None:
+    def initialize(self, root: Path = APP_DIR, host_check: HostCheck | None = None) -> None:
         self.app_root = root
+        self.host_check = host_check
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -127,11 +145,12 @@ class AppHandler(AppFilesMixin, web.RequestHandler):
         self.serve_app(path, include_body=False)
 
 
-class AppConfigHandler(web.RequestHandler):
+class AppConfigHandler(_Routed):
     """`config.json` beside the app: what the page cannot guess (the `ui_state` table's name)."""
 
-    def initialize(self, config: dict[str, Any]) -> None:
+    def initialize(self, config: dict[str, Any], host_check: HostCheck | None = None) -> None:
         self.config = config
+        self.host_check = host_check
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-cache")
@@ -142,8 +161,11 @@ class AppConfigHandler(web.RequestHandler):
         self.write(json.dumps(self.config))
 
 
-class AddSlashHandler(web.RequestHandler):
+class AddSlashHandler(_Routed):
     """`/app` -> `/app/`: the assets' relative URLs need the trailing slash."""
+
+    def initialize(self, host_check: HostCheck | None = None) -> None:
+        self.host_check = host_check
 
     def get(self) -> None:
         query = f"?{self.request.query}" if self.request.query else ""
@@ -156,16 +178,23 @@ Route = tuple[str, Any, dict[str, Any]]
 
 
 def app_routes(
-    prefix: str = "/app/", root: Path = APP_DIR, config: dict[str, Any] | None = None
+    prefix: str = "/app/",
+    root: Path = APP_DIR,
+    config: dict[str, Any] | None = None,
+    host_check: HostCheck | None = None,
 ) -> list[Route]:
     """Tornado routes serving the app at `prefix` (e.g. `/app/`), for `Application(handlers)`;
-    with `config`, also `{prefix}config.json`."""
+    with `config`, also `{prefix}config.json`; with `host_check`, each route refuses (403)
+    a request it answers False for."""
     stem = "/" + prefix.strip("/")
+    guard = {"host_check": host_check}
     extra: list[Route] = (
-        [] if config is None else [(rf"{stem}/config\.json", AppConfigHandler, {"config": config})]
+        []
+        if config is None
+        else [(rf"{stem}/config\.json", AppConfigHandler, {"config": config, **guard})]
     )
     return [
-        (rf"{stem}", AddSlashHandler, {}),
+        (rf"{stem}", AddSlashHandler, guard),
         *extra,
-        (rf"{stem}/(.*)", AppHandler, {"root": root}),
+        (rf"{stem}/(.*)", AppHandler, {"root": root, **guard}),
     ]

@@ -523,3 +523,37 @@ def test_official_js_connector_through_the_relay(
     assert [name for name in COMMON_CHECKS if name not in checks] == [], context
     assert checks["arrow-scalar"]["detail"] == {"answer": 42, "s": "hi"}
     assert checks["cancel-abortsignal"]["detail"]["cancelAck"]["cancelled"] is True
+
+
+def test_the_jupyter_token_never_reaches_the_log(
+    jp_serverapp: Any,
+    jp_fetch: Any,
+    jp_ws_fetch: Any,
+    jp_asyncio_loop: asyncio.AbstractEventLoop,
+) -> None:
+    """Our 404s (and every other line) name the URL with `token=[secret]`, as Jupyter's do."""
+    token = jp_serverapp.identity_provider.token
+    assert token
+    unknown = "00000000-0000-0000-0000-000000000000"
+    in_url = {"params": {"token": token}, "headers": {"Authorization": ""}}
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler(logging.DEBUG)
+    capture.emit = records.append  # type: ignore[method-assign]
+    loggers = [logging.getLogger(), jp_serverapp.log, extension(jp_serverapp).log]
+    for logger in loggers:
+        logger.addHandler(capture)
+
+    async def body() -> None:
+        assert await http_status(jp_fetch, "sqlrooms/api/kernels", unknown, **in_url) == 404
+        assert await ws_status(jp_ws_fetch, "sqlrooms/kernels", unknown, "ws", **in_url) == 404
+
+    try:
+        run(jp_asyncio_loop, body())
+    finally:
+        for logger in loggers:
+            logger.removeHandler(capture)
+    lines = [record.getMessage() for record in records]
+    mentions = [line for line in lines if unknown in line]
+    assert mentions, lines  # the 404s were logged
+    assert not [line for line in lines if token in line]
+    assert any("token=[secret]" in line for line in mentions)

@@ -41,6 +41,12 @@ def test_private_names_still_exist() -> None:
         "data = await self._read_bytes(2)",  # a frame is read from its first byte
     ):
         assert name in source, f"{hint}: {name}"
+    # `message_limit` (small before auth) works only if Tornado compares the announced length,
+    # fragments included, with `params.max_message_size` before it reads the payload.
+    frame_source = inspect.getsource(protocol._receive_frame)
+    check = frame_source.find("if new_len > self.params.max_message_size:")
+    assert "new_len += len(self._fragmented_message_buffer)" in frame_source, hint
+    assert 0 < check < frame_source.find("data = await self._read_bytes(payloadlen)"), hint
     stream_source = inspect.getsource(tornado.iostream.BaseIOStream)
     for name in ("self._read_buffer = bytearray()", "self._read_buffer_size = 0"):
         assert name in stream_source, f"{hint}: BaseIOStream {name}"

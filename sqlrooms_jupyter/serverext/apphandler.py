@@ -12,12 +12,13 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..webapp import AppFilesMixin
+from .redact import RedactedLogMixin
 
 AUTH_RESOURCE = "kernels"
 AUTH_ACTION = "execute"
 
 
-class JupyterAppHandler(AppFilesMixin, ExtensionHandlerMixin, JupyterHandler):
+class JupyterAppHandler(RedactedLogMixin, AppFilesMixin, ExtensionHandlerMixin, JupyterHandler):
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
@@ -31,7 +32,7 @@ class JupyterAppHandler(AppFilesMixin, ExtensionHandlerMixin, JupyterHandler):
         self.serve_app(path, include_body=False)
 
 
-class JupyterAppSlashHandler(ExtensionHandlerMixin, JupyterHandler):
+class JupyterAppSlashHandler(RedactedLogMixin, ExtensionHandlerMixin, JupyterHandler):
     """`sqlrooms/app` -> `sqlrooms/app/` (the assets' relative URLs need the slash)."""
 
     auth_resource = AUTH_RESOURCE

@@ -21,6 +21,7 @@ from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
 from ..transport import lenient_protocol
 from .discovery import NoServer
+from .redact import RedactedLogMixin
 from .relay import (
     CLOSE_KERNEL_SERVER_LOST,
     CLOSE_REASONS,
@@ -39,7 +40,7 @@ AUTH_ACTION = "execute"
 KERNEL_ID = r"(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)"
 
 
-class _Extension(ExtensionHandlerMixin):
+class _Extension(RedactedLogMixin, ExtensionHandlerMixin):
     @property
     def sqlrooms(self) -> SqlroomsServerExtension:
         return cast("SqlroomsServerExtension", self.extensionapp)
