@@ -143,7 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="cancel queries still running after this many seconds",
+        help="cancel queries still running this many seconds after they started (waiting for "
+        "the database to open or for a worker does not count)",
+    )
+    add(
+        "--queue-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="refuse queries that waited this long for a free worker, as 'server is busy' "
+        "(default: 60 with --query-timeout, else no limit; 0: no limit)",
     )
     add("--memory-limit", default=None, metavar="SIZE", help="DuckDB's memory_limit, e.g. 4GB")
     add("--threads", type=int, default=None, help="DuckDB's worker threads")
@@ -206,6 +215,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         limits=Limits(
             auth_timeout=args.auth_timeout,
             query_timeout=args.query_timeout,
+            queue_timeout=args.queue_timeout,
             max_connections=args.max_connections,
             max_sql_chars=args.max_sql_size,
         ),

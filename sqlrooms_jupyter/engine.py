@@ -18,7 +18,16 @@ import duckdb
 
 from . import lake, results
 from .cache import ResultCache
-from .executor import Cancelled, Executor, Lane, Task, Unavailable, Work, default_pool_size
+from .executor import (
+    Cancelled,
+    Executor,
+    Exhausted,
+    Lane,
+    Task,
+    Unavailable,
+    Work,
+    default_pool_size,
+)
 from .export import Exported
 from .flow import Pieces, StreamSender
 from .metadata import MetaTables
@@ -33,6 +42,7 @@ __all__ = [
     "Cancelled",
     "Engine",
     "EngineConfig",
+    "Exhausted",
     "Outcome",
     "Task",
     "Unavailable",
@@ -86,7 +96,8 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        return self.executor.open
+        """Open, and not refusing work for lack of workers (see `Exhausted`)."""
+        return self.executor.open and not self.executor.exhausted
 
     @property
     def closing(self) -> bool:
@@ -253,6 +264,7 @@ class Engine:
             "shared": self.shared.names(),
             "cache": self.cache.stats() if self.cache else None,
             "warnings": list(self.warnings),
+            "workers": self.executor.stats(),
         }
 
 
