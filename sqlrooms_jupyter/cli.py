@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -238,7 +239,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
-async def serve(config: ServerConfig) -> None:
+async def serve(config: ServerConfig) -> bool:
+    """Serve until SIGINT/SIGTERM; True if queries were left blocked in reads."""
     server = SqlroomsServer(config)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -257,6 +259,7 @@ async def serve(config: ServerConfig) -> None:
     log.info("shutting down")
     await server.stop()
     log.info("stopped")
+    return server.engine.blocked > 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,11 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        asyncio.run(serve(config_from_args(args)))
+        blocked = asyncio.run(serve(config_from_args(args)))
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
         return 1
     except Exception as exc:  # the database could not be opened (locked, corrupt, a bad flag)
         log.error("cannot start: %s", (str(exc).strip().splitlines() or [repr(exc)])[0])
         return 2
+    if blocked:  # DuckDB's exit handler would wait for reads that may never return
+        logging.shutdown()
+        os._exit(0)
     return 0

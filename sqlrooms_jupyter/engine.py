@@ -100,6 +100,11 @@ class Engine:
         return self.executor.open and not self.executor.exhausted
 
     @property
+    def blocked(self) -> int:
+        """Cancelled queries still running: a read that `interrupt()` does not reach."""
+        return sum(task.cancelled.is_set() and not task.future.done() for task in self.tasks())
+
+    @property
     def closing(self) -> bool:
         return self.executor.closing
 
@@ -165,7 +170,16 @@ class Engine:
                     break
                 except duckdb.Error as exc:
                     log.warning("%s failed: %s", statement, exc)
-            con.close()
+            try:
+                con.close()
+            except duckdb.Error:
+                if not self.blocked:
+                    raise
+                log.warning(
+                    "%d queries are still blocked in reads that do not respond to cancel: "
+                    "the database is closed when the process exits",
+                    self.blocked,
+                )
         else:
             self.meta.detach(con.cursor())
         if self.cache is not None:

@@ -210,3 +210,14 @@ def test_waiting_for_a_worker_is_bounded_apart_and_says_so(start_server) -> None
             "error": "Query was cancelled",
         }
         assert client.query("select 2 as x", kind="json") == [{"x": 2}]
+
+
+def test_the_server_stops_while_reads_are_still_blocked(fifo: FifoFeeder, start_server) -> None:
+    server = start_server("--query-timeout", "0.3")
+    with server.client() as client:
+        frame = client.query(fifo_read(fifo.path), kind="json")
+        assert frame["error"] == "query timed out after 0.3 s"
+    stopping = time.monotonic()
+    assert server.stop(timeout=12) == 0  # not killed after the 12 s
+    assert time.monotonic() - stopping < 12
+    assert "still blocked in reads" in server.log_path.read_text()

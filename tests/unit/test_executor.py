@@ -479,3 +479,29 @@ def test_on_start_runs_on_the_worker_when_the_task_starts(
     assert thread.startswith("sqlrooms-query") and running
     assert started is not None and started >= submitted
     pool.stop(timeout=1)
+
+
+def test_a_returning_written_off_thread_lets_a_waiting_stuck_one_be_written_off(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pool = Executor(pool_size=1, max_written_off=1, write_off_after=0.05)
+    pool.start(con)
+    release_first, release_second = threading.Event(), threading.Event()
+    try:
+        first = pool.submit(_task(query_id="first"), _stuck(release_first))
+        wait_until(lambda: first.running)
+        pool.cancel(first)
+        wait_until(lambda: first.written_off)
+        second = pool.submit(_task(query_id="second"), _stuck(release_second))
+        wait_until(lambda: second.running)
+        pool.cancel(second)
+        wait_until(lambda: pool.exhausted)
+        release_first.set()
+        wait_until(lambda: second.written_off)
+        assert not pool.exhausted
+        assert pool.submit(_task("select 4", "next"), _fetch).future.result(5) == [(4,)]
+    finally:
+        release_first.set()
+        release_second.set()
+    wait_until(lambda: (pool.stats() or {}).get("written_off") == 0)
+    pool.stop(timeout=5)
