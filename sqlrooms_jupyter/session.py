@@ -50,15 +50,14 @@ class Limits:
     # database is open) is refused as "server is busy". None: DEFAULT_QUEUE_TIMEOUT with
     # a query timeout, else no bound; 0: no bound.
     queue_timeout: float | None = None
+    # Connections the server accepts at once (across all its sockets).
+    max_connections: int = 1024
 
     def wait_bound(self) -> float | None:
         """How long a query may wait for a worker (None: no bound)."""
         if self.queue_timeout is not None:
             return self.queue_timeout or None
         return DEFAULT_QUEUE_TIMEOUT if self.query_timeout else None
-
-    # Connections the server accepts at once (across all its sockets).
-    max_connections: int = 1024
 
 
 class Rooms(Protocol):
