@@ -93,6 +93,8 @@ class Task:
         # The pool thread running it; set by that thread.
         self.worker: threading.Thread | None = None
         self.written_off = False
+        # Why a task withdrawn before it ran was withdrawn, if not cancelled by its client.
+        self.refusal: Exception | None = None
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -168,25 +170,27 @@ class _Pool:
         self._live += 1
         thread.start()
 
-    def write_off(self, task: Task) -> None:
+    def write_off(self, task: Task) -> Exhausted | None:
         """Stop counting the thread that runs `task` (cancelled, not returning) and start
         another for queued work; at the limit, it waits until a written-off thread returns,
-        and new work is refused meanwhile."""
+        and new work is refused meanwhile (returned: why)."""
         with self._lock:
             thread = task.worker
             # A done future: its thread has not yet looked whether it is written off.
             if thread is None or task.future.done() or thread in self._written_off:
-                return
+                return None
             if len(self._written_off) < self._max_written_off:
                 self._write_off(task, thread)
-                return
+                return None
             self._overdue.add(task)
+            refusal = Exhausted(len(self._written_off) + len(self._overdue))
         log.warning(
             "query %s does not respond to cancel, and %d threads are already written off: "
             "new queries are refused until some return",
             task.query_id,
             self._max_written_off,
         )
+        return refusal
 
     def _write_off(self, task: Task, thread: threading.Thread) -> None:  # holding the lock
         self._written_off.add(thread)
@@ -449,6 +453,14 @@ class Executor:
         threading.Thread(target=self._interrupt_until_done, args=(task,), daemon=True).start()
         return True
 
+    def _refuse_queued(self, refusal: Exhausted) -> None:
+        """Queued tasks would wait for a stuck worker: they are answered now."""
+        for task in self.tasks():
+            if task.started is None and not task.future.done():
+                task.refusal = refusal
+                if not task.future.cancel():  # it just started
+                    task.refusal = None
+
     def _interrupt_until_done(self, task: Task, limit: float = 10.0) -> None:
         """Interrupt until the task ends; a worker that has not returned after
         `write_off_after` is written off (its read may never return)."""
@@ -457,7 +469,9 @@ class Executor:
         pool = self._pool
         while not task.future.done() and time.monotonic() < deadline:
             if pool is not None and time.monotonic() >= write_off_at:
-                pool.write_off(task)
+                refusal = pool.write_off(task)
+                if refusal is not None:
+                    self._refuse_queued(refusal)
                 pool = None
             with task.cursor_lock:
                 if task.cursor is not None:

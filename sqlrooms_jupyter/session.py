@@ -434,7 +434,7 @@ class Session:
         try:
             result = task.future.result()
         except (Cancelled, concurrent.futures.CancelledError):
-            self._error(protocol.CANCELLED, task.query_id)
+            self._error(str(task.refusal or protocol.CANCELLED), task.query_id)
         except Exception as exc:
             if not is_expected_error(exc):
                 log.error("query %s failed unexpectedly", task.query_id, exc_info=exc)

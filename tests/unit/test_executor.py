@@ -432,8 +432,11 @@ def test_written_off_workers_are_bounded_then_work_is_refused(
         second = pool.submit(_task(query_id="second"), _stuck(release))
         wait_until(lambda: second.running)
         assert not pool.exhausted  # one written off, the pool is whole again
+        queued = pool.submit(_task("select 1", "queued"), _fetch)
         pool.cancel(second)  # the limit is reached: this one keeps its place
         wait_until(lambda: pool.exhausted)
+        # what waited for that worker is answered now, not when a stuck read returns
+        assert queued.future.cancelled() and isinstance(queued.refusal, Exhausted)
         refused = pool.submit(_task("select 1", "refused"), _fetch)
         with pytest.raises(Exhausted, match="out of workers: 2 cancelled queries are stuck"):
             refused.future.result(5)
