@@ -205,7 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="cancel queries still running after this many seconds",
+        help="cancel queries still running this many seconds after they started (waiting for "
+        "the database to open or for a worker does not count)",
+    )
+    add(
+        "--queue-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="refuse queries that waited this long for a free worker, as 'server is busy' "
+        "(default: 60 with --query-timeout, else no limit; 0: no limit)",
     )
     add("--memory-limit", default=None, metavar="SIZE", help="DuckDB's memory_limit, e.g. 4GB")
     add("--threads", type=int, default=None, help="DuckDB's worker threads")
@@ -271,6 +280,7 @@ def config_from_args(
         limits=Limits(
             auth_timeout=args.auth_timeout,
             query_timeout=args.query_timeout,
+            queue_timeout=args.queue_timeout,
             max_connections=args.max_connections,
             max_sql_chars=args.max_sql_size,
         ),
@@ -293,7 +303,8 @@ def config_from_args(
     )
 
 
-async def serve(config: ServerConfig) -> None:
+async def serve(config: ServerConfig) -> bool:
+    """Serve until SIGINT/SIGTERM; True if queries were left blocked in reads."""
     for warning in risk_warnings(config):
         log.warning("%s", warning)
     server = SqlroomsServer(config)
@@ -314,6 +325,7 @@ async def serve(config: ServerConfig) -> None:
     log.info("shutting down")
     await server.stop()
     log.info("stopped")
+    return server.engine.blocked > 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,11 +341,14 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        asyncio.run(serve(config))
+        blocked = asyncio.run(serve(config))
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
         return 1
     except Exception as exc:  # the database could not be opened (locked, corrupt, a bad flag)
         log.error("cannot start: %s", (str(exc).strip().splitlines() or [repr(exc)])[0])
         return 2
+    if blocked:  # DuckDB's exit handler would wait for reads that may never return
+        logging.shutdown()
+        os._exit(0)
     return 0

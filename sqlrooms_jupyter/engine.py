@@ -18,7 +18,16 @@ import duckdb
 
 from . import lake, results
 from .cache import ResultCache
-from .executor import Cancelled, Executor, Lane, Task, Unavailable, Work, default_pool_size
+from .executor import (
+    Cancelled,
+    Executor,
+    Exhausted,
+    Lane,
+    Task,
+    Unavailable,
+    Work,
+    default_pool_size,
+)
 from .export import Exported
 from .flow import Pieces, StreamSender
 from .metadata import MetaTables
@@ -33,6 +42,7 @@ __all__ = [
     "Cancelled",
     "Engine",
     "EngineConfig",
+    "Exhausted",
     "Outcome",
     "Task",
     "Unavailable",
@@ -86,7 +96,13 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        return self.executor.open
+        """Open, and not refusing work for lack of workers (see `Exhausted`)."""
+        return self.executor.open and not self.executor.exhausted
+
+    @property
+    def blocked(self) -> int:
+        """Cancelled queries still running: a read that `interrupt()` does not reach."""
+        return sum(task.cancelled.is_set() and not task.future.done() for task in self.tasks())
 
     @property
     def closing(self) -> bool:
@@ -154,7 +170,16 @@ class Engine:
                     break
                 except duckdb.Error as exc:
                     log.warning("%s failed: %s", statement, exc)
-            con.close()
+            try:
+                con.close()
+            except duckdb.Error:
+                if not self.blocked:
+                    raise
+                log.warning(
+                    "%d queries are still blocked in reads that do not respond to cancel: "
+                    "the database is closed when the process exits",
+                    self.blocked,
+                )
         else:
             self.meta.detach(con.cursor())
         if self.cache is not None:
@@ -253,6 +278,7 @@ class Engine:
             "shared": self.shared.names(),
             "cache": self.cache.stats() if self.cache else None,
             "warnings": list(self.warnings),
+            "workers": self.executor.stats(),
         }
 
 

@@ -4,6 +4,12 @@ Each task runs in the pool on a cursor of its own (a DuckDB connection to the
 same database), so tasks run concurrently and `interrupt()` stops exactly one
 of them. A cursor that only ran SELECTs is kept for the next task ("lanes"): a
 fresh one costs a fifth of a small aggregate's time. No module-level state.
+
+A cancelled task whose worker does not return (blocked in a read that
+`interrupt()` cannot reach: a FIFO, a hung network file system) is written
+off: a replacement takes its place, and the thread exits whenever it returns.
+At most `max_written_off` threads are written off at once; a stuck worker beyond
+that keeps its place, and new work is refused (`Exhausted`) until some return.
 """
 
 from __future__ import annotations
@@ -48,6 +54,21 @@ class Unavailable(RuntimeError):
     """The engine is not open yet, or shutting down."""
 
 
+class Exhausted(Unavailable):
+    """Too many workers are stuck in reads that do not answer to cancel."""
+
+    def __init__(self, stuck: int) -> None:
+        super().__init__(
+            f"the server is out of workers: {stuck} cancelled queries are stuck in reads "
+            "that do not respond to cancel (e.g. a FIFO or a hung network file system); "
+            "new queries are refused until they return"
+        )
+
+
+# How long a cancelled task's worker may take to return before it is written off.
+WRITE_OFF_AFTER = 1.0
+
+
 class Task:
     """One unit of work in the pool, cancellable from the moment it exists."""
 
@@ -65,6 +86,15 @@ class Task:
         # Set by work that left no state on its cursor (only SELECTs ran, results drained).
         self.cursor_reusable = False
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        # When (time.monotonic) a worker started it; a query's time limit counts from here.
+        self.started: float | None = None
+        # Called on the worker when it starts the task (e.g. to arm the time limit).
+        self.on_start: Callable[[Task], object] | None = None
+        # The pool thread running it; set by that thread.
+        self.worker: threading.Thread | None = None
+        self.written_off = False
+        # Why a task withdrawn before it ran was withdrawn, if not cancelled by its client.
+        self.refusal: Exception | None = None
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -80,50 +110,132 @@ class _Pool:
 
     What `ThreadPoolExecutor` does for this executor, minus its per-submit work
     item, shutdown lock and idle semaphore (a Python-level condition): submitting
-    is one C queue put and a lock-guarded counter.
+    is one C queue put and a lock-guarded counter. Written-off threads do not
+    count against `size`.
     """
 
-    def __init__(self, size: int, name: str) -> None:
+    def __init__(self, size: int, name: str, max_written_off: int) -> None:
         self._size = size
         self._name = name
+        self._max_written_off = max_written_off
         self._queue: queue.SimpleQueue[tuple[Task, Callable[[Task], None]] | None] = (
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._started = 0
+        self._live = 0  # threads counted against `size`
+        self._idle = 0  # live threads with no queued task meant for them
+        self._backlog = 0  # queued tasks no thread is meant for yet
+        self._written_off: set[threading.Thread] = set()
+        # Cancelled tasks stuck on a thread that could not be written off (the limit).
+        self._overdue: set[Task] = set()
         self._shut = False
+
+    @property
+    def exhausted(self) -> bool:
+        """A stuck worker holds a place and cannot be written off (the limit is reached)."""
+        return bool(self._overdue)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "size": self._size,
+                "threads": self._live,
+                "idle": self._idle,
+                "queued": self._backlog,
+                "written_off": len(self._written_off),
+                "max_written_off": self._max_written_off,
+                "stuck_unreplaced": len(self._overdue),
+            }
 
     def submit(self, task: Task, run: Callable[[Task], None]) -> None:
         with self._lock:
             if self._shut:
                 raise RuntimeError("pool is shut down")
+            if self._overdue:
+                raise Exhausted(len(self._written_off) + len(self._overdue))
             if self._idle:
                 self._idle -= 1  # that worker is this task's
-            elif len(self._threads) < self._size:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
+            elif self._live < self._size:
+                self._start_thread()
+            else:
+                self._backlog += 1
         self._queue.put((task, run))
 
+    def _start_thread(self) -> None:  # holding the lock
+        thread = threading.Thread(
+            target=self._work, name=f"{self._name}_{self._started}", daemon=True
+        )
+        self._started += 1
+        self._live += 1
+        thread.start()
+
+    def write_off(self, task: Task) -> Exhausted | None:
+        """Stop counting the thread that runs `task` (cancelled, not returning) and start
+        another for queued work; at the limit, it waits until a written-off thread returns,
+        and new work is refused meanwhile (returned: why)."""
+        with self._lock:
+            thread = task.worker
+            # A done future: its thread has not yet looked whether it is written off.
+            if thread is None or task.future.done() or thread in self._written_off:
+                return None
+            if len(self._written_off) < self._max_written_off:
+                self._write_off(task, thread)
+                return None
+            self._overdue.add(task)
+            refusal = Exhausted(len(self._written_off) + len(self._overdue))
+        log.warning(
+            "query %s does not respond to cancel, and %d threads are already written off: "
+            "new queries are refused until some return",
+            task.query_id,
+            self._max_written_off,
+        )
+        return refusal
+
+    def _write_off(self, task: Task, thread: threading.Thread) -> None:  # holding the lock
+        self._written_off.add(thread)
+        task.written_off = True
+        self._live -= 1
+        if self._backlog:
+            self._backlog -= 1
+            self._start_thread()
+        log.warning(
+            "query %s does not respond to cancel (blocked in a read?): its thread is written "
+            "off and replaced (%d written off, at most %d)",
+            task.query_id,
+            len(self._written_off),
+            self._max_written_off,
+        )
+
     def _work(self) -> None:
+        me = threading.current_thread()
         while True:
             item = self._queue.get()
             if item is None:
                 return
             task, run = item
+            task.worker = me
             run(task)
-            del item, task, run
             with self._lock:
-                self._idle += 1
+                self._overdue.discard(task)
+                if me in self._written_off:
+                    self._written_off.discard(me)  # its place was taken: it ends here
+                    while self._overdue and len(self._written_off) < self._max_written_off:
+                        waiting = self._overdue.pop()
+                        if waiting.worker is not None and not waiting.future.done():
+                            self._write_off(waiting, waiting.worker)
+                    return
+                if self._backlog:
+                    self._backlog -= 1  # the next queued task is this thread's
+                else:
+                    self._idle += 1
+            del item, task, run
 
     def shutdown(self) -> None:
         """Queued tasks are cancelled; running ones finish on their own."""
         with self._lock:
             self._shut = True
-            threads = len(self._threads)
+            threads = self._live
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -145,9 +257,20 @@ class Lane:
 
 
 class Executor:
-    def __init__(self, pool_size: int, conflict_retries: int = 5) -> None:
+    def __init__(
+        self,
+        pool_size: int,
+        conflict_retries: int = 5,
+        *,
+        max_written_off: int | None = None,
+        write_off_after: float = WRITE_OFF_AFTER,
+    ) -> None:
         self.pool_size = pool_size
         self.conflict_retries = conflict_retries
+        # Threads stuck in uninterruptible reads beyond which new work is refused (a
+        # blocked thread costs little: its stack and an idle cursor).
+        self.max_written_off = 4 * pool_size if max_written_off is None else max_written_off
+        self.write_off_after = write_off_after
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pool: _Pool | None = None
         self._tasks: set[Task] = set()
@@ -166,7 +289,7 @@ class Executor:
         return self._con is not None and not self.closing
 
     def start(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._pool = _Pool(self.pool_size, "sqlrooms-query")
+        self._pool = _Pool(self.pool_size, "sqlrooms-query", self.max_written_off)
         self._con = con
 
     def stop(self, timeout: float) -> None:
@@ -184,6 +307,14 @@ class Executor:
             self._pool.shutdown()
         self.retire_lanes()  # a task that outlives the wait above closes its cursor
         self._con = None
+
+    @property
+    def exhausted(self) -> bool:
+        """Too many threads are written off: new work is refused until some return."""
+        return self._pool is not None and self._pool.exhausted
+
+    def stats(self) -> dict[str, int] | None:
+        return self._pool.stats() if self._pool is not None else None
 
     # -- lanes ---------------------------------------------------------------
 
@@ -236,6 +367,8 @@ class Executor:
         task.future.add_done_callback(lambda _: self._forget(task))
         try:
             self._pool.submit(task, lambda task: self._run(task, work))
+        except Exhausted as exc:
+            task.future.set_exception(exc)
         except RuntimeError:
             task.future.set_exception(Unavailable("server is shutting down"))
         return task
@@ -255,8 +388,11 @@ class Executor:
                 raise Unavailable("server is shutting down")
             lane = self._take_lane(con)
             task.cursor = lane.cursor
+            task.started = time.monotonic()
             succeeded = False
             try:
+                if task.on_start is not None:
+                    task.on_start(task)
                 if self.prepare is not None:
                     self.prepare(lane, task)
                 result = self._with_conflict_retry(task, lane.cursor, work)
@@ -314,20 +450,36 @@ class Executor:
             return True
         # An interrupt that lands just before DuckDB starts the statement is lost,
         # so keep interrupting until the worker gives up.
-        threading.Thread(target=_interrupt_until_done, args=(task,), daemon=True).start()
+        threading.Thread(target=self._interrupt_until_done, args=(task,), daemon=True).start()
         return True
 
+    def _refuse_queued(self, refusal: Exhausted) -> None:
+        """Queued tasks would wait for a stuck worker: they are answered now."""
+        for task in self.tasks():
+            if task.started is None and not task.future.done():
+                task.refusal = refusal
+                if not task.future.cancel():  # it just started
+                    task.refusal = None
 
-def _interrupt_until_done(task: Task, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not task.future.done() and time.monotonic() < deadline:
-        with task.cursor_lock:
-            if task.cursor is not None:
-                with contextlib.suppress(duckdb.Error):
-                    task.cursor.interrupt()
-        try:
-            task.future.exception(timeout=0.01)
-        except concurrent.futures.TimeoutError:
-            continue
-        except concurrent.futures.CancelledError:
-            return
+    def _interrupt_until_done(self, task: Task, limit: float = 10.0) -> None:
+        """Interrupt until the task ends; a worker that has not returned after
+        `write_off_after` is written off (its read may never return)."""
+        now = time.monotonic()
+        deadline, write_off_at = now + limit, now + self.write_off_after
+        pool = self._pool
+        while not task.future.done() and time.monotonic() < deadline:
+            if pool is not None and time.monotonic() >= write_off_at:
+                refusal = pool.write_off(task)
+                if refusal is not None:
+                    self._refuse_queued(refusal)
+                pool = None
+            with task.cursor_lock:
+                if task.cursor is not None:
+                    with contextlib.suppress(duckdb.Error):
+                        task.cursor.interrupt()
+            try:
+                task.future.exception(timeout=0.01)
+            except concurrent.futures.TimeoutError:
+                continue
+            except concurrent.futures.CancelledError:
+                return

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import protocol, security
-from .engine import Cancelled, Engine, Outcome, Task, is_expected_error
+from .engine import Cancelled, Engine, Outcome, Task, Unavailable, is_expected_error
 from .flow import Backpressure, LoopInbox, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
 from .pubsub import Hub
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # How often a query that asked for progress is looked at.
 PROGRESS_INTERVAL = 0.1
+# With --query-timeout and no --queue-timeout: how long a query may wait for a worker.
+DEFAULT_QUEUE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,14 @@ class Limits:
     auth_timeout: float = 10.0
     # Longest SQL text; DuckDB's parser can take far more memory than the text's size.
     max_sql_chars: int = 256 << 10
-    # A query still unanswered after this many seconds is cancelled (None: never).
+    # A query still running this many seconds after it started is cancelled (None: never).
+    # Its clock starts on a worker: waiting for the database to open or for a worker
+    # does not count.
     query_timeout: float | None = None
+    # A query still waiting for a worker after this many seconds (counted once the
+    # database is open) is refused as "server is busy". None: DEFAULT_QUEUE_TIMEOUT with
+    # a query timeout, else no bound; 0: no bound.
+    queue_timeout: float | None = None
     # Authenticated connections the server accepts at once (across all its sockets).
     max_connections: int = 1024
     # With a token: connections still waiting to authenticate, counted apart from the above
@@ -52,6 +61,12 @@ class Limits:
     # With a token: the largest message a connection may send before it authenticates
     # (an auth message is far smaller); a larger one closes it (1009) unread.
     max_unauthenticated_message: int = 4 << 10
+
+    def wait_bound(self) -> float | None:
+        """How long a query may wait for a worker (None: no bound)."""
+        if self.queue_timeout is not None:
+            return self.queue_timeout or None
+        return DEFAULT_QUEUE_TIMEOUT if self.query_timeout else None
 
 
 class Rooms(Protocol):
@@ -124,7 +139,15 @@ class ServerState:
 class InFlight:
     task: Task
     stream: StreamSender | None = None
+    # The query's time limit (armed when a worker starts it).
     deadline: asyncio.TimerHandle | None = None
+    # The bound on waiting for a worker (armed once the database is open).
+    wait_deadline: asyncio.TimerHandle | None = None
+
+    def disarm(self) -> None:
+        for timer in (self.deadline, self.wait_deadline):
+            if timer is not None:
+                timer.cancel()
 
 
 class Session:
@@ -404,10 +427,11 @@ class Session:
         if engine.closing:
             raise ProtocolError("server is shutting down", query_id)
         flight = self.inflight[query_id] = InFlight(task, stream)
+        inbox = self.state.inbox
         timeout = self.state.limits.query_timeout
         if timeout:
-            flight.deadline = self.state.loop.call_later(timeout, self._time_out, flight, timeout)
-        inbox = self.state.inbox
+            arm = self._arm_deadline
+            task.on_start = lambda _: inbox.call_soon_threadsafe(arm, flight, timeout)
 
         def done(_: concurrent.futures.Future[Any]) -> None:
             inbox.call_soon_threadsafe(self._finish, task, on_result)
@@ -427,6 +451,12 @@ class Session:
     def _run(self, task: Task, work: Callable[[Any, Task], Any]) -> None:
         if task.future.done():  # cancelled while it waited
             return
+        flight = self.inflight.get(task.query_id)
+        bound = self.state.limits.wait_bound()
+        if bound and flight is not None and flight.task is task:
+            flight.wait_deadline = self.state.loop.call_later(
+                bound, self._waited_too_long, flight, bound
+            )
         try:
             self.state.engine.submit(task, work)
         except RuntimeError as exc:
@@ -438,12 +468,11 @@ class Session:
         if flight is None or flight.task is not task or self.closed:
             return  # already answered (cancelled) or nobody is listening
         del self.inflight[task.query_id]
-        if flight.deadline is not None:
-            flight.deadline.cancel()
+        flight.disarm()
         try:
             result = task.future.result()
         except (Cancelled, concurrent.futures.CancelledError):
-            self._error(protocol.CANCELLED, task.query_id)
+            self._error(str(task.refusal or protocol.CANCELLED), task.query_id)
         except Exception as exc:
             if not is_expected_error(exc):
                 log.error("query %s failed unexpectedly", task.query_id, exc_info=exc)
@@ -451,10 +480,28 @@ class Session:
         else:
             on_result(result)
 
+    def _arm_deadline(self, flight: InFlight, seconds: float) -> None:
+        """The query started on a worker: its time limit counts from then."""
+        task = flight.task
+        if self.inflight.get(task.query_id) is not flight or task.started is None:
+            return
+        if flight.wait_deadline is not None:
+            flight.wait_deadline.cancel()
+        left = max(0.0, task.started + seconds - time.monotonic())
+        flight.deadline = self.state.loop.call_later(left, self._time_out, flight, seconds)
+
     def _time_out(self, flight: InFlight, seconds: float) -> None:
         query_id = flight.task.query_id
         if self.inflight.get(query_id) is flight and self._cancel_flight(query_id):
             self._error(f"query timed out after {seconds:g} s", query_id)
+
+    def _waited_too_long(self, flight: InFlight, seconds: float) -> None:
+        """No worker took the query in time: it is withdrawn, never run."""
+        query_id = flight.task.query_id
+        if flight.task.started is not None:
+            return  # it just started: its own time limit applies
+        if self.inflight.get(query_id) is flight and self._cancel_flight(query_id):
+            self._error(f"the server is busy: waited {seconds:g} s for a free worker", query_id)
 
     def _on_cancel(self, message: dict[str, Any]) -> None:
         query_id = protocol.message_query_id(message)
@@ -481,8 +528,7 @@ class Session:
         ):
             return False
         del self.inflight[flight.task.query_id]
-        if flight.deadline is not None:
-            flight.deadline.cancel()
+        flight.disarm()
         return True
 
     def _on_subscribe(self, message: dict[str, Any]) -> None:
@@ -529,6 +575,6 @@ def error_message(exc: BaseException) -> str:
     """DuckDB's own message; other failures keep their type for context."""
     import duckdb
 
-    if isinstance(exc, (duckdb.Error, Refused)):
+    if isinstance(exc, (duckdb.Error, Refused, Unavailable)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sqlrooms_jupyter.executor import Cancelled, Executor, Lane, Task, Unavailable
+from sqlrooms_jupyter.executor import Cancelled, Executor, Exhausted, Lane, Task, Unavailable
 
 from .polling import wait_until
 
@@ -375,3 +375,136 @@ def test_stop_cancels_what_is_still_queued(con: duckdb.DuckDBPyConnection) -> No
     release.set()
     stopping.join(5)
     assert first.future.done()
+
+
+def _query_threads() -> int:
+    return sum(t.name.startswith("sqlrooms-query") for t in threading.enumerate())
+
+
+def _stuck(release: threading.Event) -> Any:
+    """Work that ignores cancel, as a read of a FIFO nobody writes does."""
+
+    def work(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:
+        release.wait(30)
+
+    return work
+
+
+def test_a_worker_that_ignores_cancel_is_written_off_and_replaced(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pool = Executor(pool_size=1, max_written_off=2, write_off_after=0.05)
+    pool.start(con)
+    release = threading.Event()
+    before = _query_threads()
+    try:
+        stuck = pool.submit(_task(query_id="stuck"), _stuck(release))
+        wait_until(lambda: stuck.running)
+        queued = pool.submit(_task("select 1", "queued"), _fetch)
+        assert pool.cancel(stuck)
+        # the queued task runs on a replacement while the stuck one still waits
+        assert queued.future.result(5) == [(1,)]
+        assert stuck.written_off and not stuck.future.done()
+        stats = pool.stats()
+        assert stats is not None and stats["written_off"] == 1 and stats["threads"] == 1
+        assert pool.submit(_task("select 2", "later"), _fetch).future.result(5) == [(2,)]
+        assert _query_threads() == before + 2
+    finally:
+        release.set()
+    stuck.future.exception(5)  # its work returned
+    # the written-off thread ends once its work returns: its place is free again
+    wait_until(lambda: (pool.stats() or {}).get("written_off") == 0)
+    wait_until(lambda: _query_threads() == before + 1)
+    pool.stop(timeout=5)
+
+
+def test_written_off_workers_are_bounded_then_work_is_refused(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pool = Executor(pool_size=1, max_written_off=1, write_off_after=0.05)
+    pool.start(con)
+    release = threading.Event()
+    try:
+        first = pool.submit(_task(query_id="first"), _stuck(release))
+        wait_until(lambda: first.running)
+        pool.cancel(first)
+        wait_until(lambda: first.written_off)
+        second = pool.submit(_task(query_id="second"), _stuck(release))
+        wait_until(lambda: second.running)
+        assert not pool.exhausted  # one written off, the pool is whole again
+        queued = pool.submit(_task("select 1", "queued"), _fetch)
+        pool.cancel(second)  # the limit is reached: this one keeps its place
+        wait_until(lambda: pool.exhausted)
+        # what waited for that worker is answered now, not when a stuck read returns
+        assert queued.future.cancelled() and isinstance(queued.refusal, Exhausted)
+        refused = pool.submit(_task("select 1", "refused"), _fetch)
+        with pytest.raises(Exhausted, match="out of workers: 2 cancelled queries are stuck"):
+            refused.future.result(5)
+        assert not second.written_off
+        stats = pool.stats() or {}
+        assert stats["written_off"] == 1 and stats["stuck_unreplaced"] == 1
+    finally:
+        release.set()
+    wait_until(lambda: not pool.exhausted)
+    assert pool.submit(_task("select 3", "again"), _fetch).future.result(5) == [(3,)]
+    pool.stop(timeout=5)
+
+
+def test_a_cancel_that_takes_effect_is_not_written_off(executor: Executor) -> None:
+    task = executor.submit(_task(ENDLESS), _fetch)
+    wait_until(lambda: task.running)
+    executor.cancel(task)
+    with pytest.raises(Cancelled):
+        task.future.result(10)
+    time.sleep(executor.write_off_after + 0.1)
+    assert not task.written_off
+    assert (executor.stats() or {}).get("written_off") == 0
+
+
+def test_on_start_runs_on_the_worker_when_the_task_starts(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pool = Executor(pool_size=1)
+    pool.start(con)
+    release = threading.Event()
+    first = pool.submit(_task(query_id="busy"), lambda c, t: release.wait(5))
+    wait_until(lambda: first.running)
+    seen: list[tuple[str, float | None, bool]] = []
+    queued = _task(query_id="queued")
+    queued.on_start = lambda t: seen.append((threading.current_thread().name, t.started, t.running))
+    pool.submit(queued, _fetch)
+    time.sleep(0.1)
+    assert seen == [] and queued.started is None  # waiting for a worker is not running
+    submitted = time.monotonic()
+    release.set()
+    assert queued.future.result(5) == [(1,)]
+    [(thread, started, running)] = seen
+    assert thread.startswith("sqlrooms-query") and running
+    assert started is not None and started >= submitted
+    pool.stop(timeout=1)
+
+
+def test_a_returning_written_off_thread_lets_a_waiting_stuck_one_be_written_off(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pool = Executor(pool_size=1, max_written_off=1, write_off_after=0.05)
+    pool.start(con)
+    release_first, release_second = threading.Event(), threading.Event()
+    try:
+        first = pool.submit(_task(query_id="first"), _stuck(release_first))
+        wait_until(lambda: first.running)
+        pool.cancel(first)
+        wait_until(lambda: first.written_off)
+        second = pool.submit(_task(query_id="second"), _stuck(release_second))
+        wait_until(lambda: second.running)
+        pool.cancel(second)
+        wait_until(lambda: pool.exhausted)
+        release_first.set()
+        wait_until(lambda: second.written_off)
+        assert not pool.exhausted
+        assert pool.submit(_task("select 4", "next"), _fetch).future.result(5) == [(4,)]
+    finally:
+        release_first.set()
+        release_second.set()
+    wait_until(lambda: (pool.stats() or {}).get("written_off") == 0)
+    pool.stop(timeout=5)
