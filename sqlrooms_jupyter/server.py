@@ -42,6 +42,8 @@ T = TypeVar("T")
 CATALOG_CHANNEL = "catalog"
 
 # Room for a burst of simultaneous connections (Tornado's default is 128).
+# No route takes a request body; this leaves room for a stray small one.
+_MAX_HTTP_BODY = 64 << 10
 _LISTEN_BACKLOG = 2048
 
 
@@ -143,16 +145,29 @@ class SqlroomsServer:
             self.config.port, self.config.host, backlog=_LISTEN_BACKLOG
         )
         max_buffer = self.config.max_message_size + (1 << 20)
-        self._http = tornado.httpserver.HTTPServer(self.make_app(), max_buffer_size=max_buffer)
+        self._http = tornado.httpserver.HTTPServer(
+            self.make_app(), max_buffer_size=max_buffer, **self._http_limits()
+        )
         self._http.add_sockets(self._sockets)
         if self.config.unix_socket is not None:
             if self.config.relay_secret is None:
                 raise ValueError("a unix_socket needs a relay_secret")
             unix = tornado.netutil.bind_unix_socket(self.config.unix_socket, mode=0o600)
             self._relay_http = tornado.httpserver.HTTPServer(
-                self.make_relay_app(), max_buffer_size=max_buffer
+                self.make_relay_app(), max_buffer_size=max_buffer, **self._http_limits()
             )
             self._relay_http.add_socket(unix)
+
+    def _http_limits(self) -> dict[str, Any]:
+        """HTTP before the upgrade: no route takes a body, and a connection that sends no
+        request is closed like a socket that does not authenticate (Tornado's defaults would
+        buffer a body as large as a WebSocket message and keep an idle connection an hour)."""
+        idle = self.config.limits.auth_timeout
+        return {
+            "max_body_size": _MAX_HTTP_BODY,
+            "idle_connection_timeout": idle,
+            "body_timeout": idle,
+        }
 
     async def _stop_listening(self) -> None:
         for http in (self._http, self._relay_http):

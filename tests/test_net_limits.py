@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -168,3 +170,33 @@ def test_subscribers_that_stop_reading_are_dropped_not_buffered(start_server) ->
         sock.close()
     # ... and gave it back once they were gone (unbounded, it was kept).
     assert rss(server) - before < 50 * MB
+
+
+def test_http_before_the_upgrade_buffers_no_body_and_no_idle_connection(start_server) -> None:
+    """No route takes a body, so a 400 MB POST is refused after its headers, not buffered;
+    a TCP connection that never sends a request is closed after --auth-timeout."""
+    server = start_server("--auth-token", TOKEN, "--auth-timeout", "2")
+    before = rss(server)
+    poster = socket.create_connection(("127.0.0.1", server.port))
+    poster.sendall(
+        b"POST /readyz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 400000000\r\n\r\n"
+        % server.port
+    )
+    chunk, sent = b"x" * MB, 0
+    poster.settimeout(10)
+    try:
+        while sent < 100 * MB:
+            poster.sendall(chunk)
+            sent += MB
+    except OSError:
+        pass
+    assert sent < 100 * MB, "the server read a 100 MB body nobody asked for"
+    assert rss(server) - before < 40 * MB
+    idle = socket.create_connection(("127.0.0.1", server.port))
+    idle.settimeout(30)
+    started = time.monotonic()
+    assert idle.recv(16) == b""  # closed by the server, not by our timeout
+    assert time.monotonic() - started < 15
+    # Token holders are unaffected.
+    with server.client(f"/?token={TOKEN}") as client:
+        assert client.query("select 1 as x", "json") == [{"x": 1}]
