@@ -4,17 +4,12 @@ import {
   exportFileName,
   exportMessage,
   exportResult,
-  splitFrame
+  queryTable
 } from './download';
+import { encodeFrame } from './wire';
 
-function frame(header: object, payload: string): ArrayBuffer {
-  const head = new TextEncoder().encode(JSON.stringify(header));
-  const body = new TextEncoder().encode(payload);
-  const out = new Uint8Array(4 + head.length + body.length);
-  new DataView(out.buffer).setUint32(0, head.length);
-  out.set(head, 4);
-  out.set(body, 4 + head.length);
-  return out.buffer;
+function frame(header: Record<string, unknown>, payload: string): ArrayBuffer {
+  return encodeFrame(header, new TextEncoder().encode(payload));
 }
 
 const chunk = (queryId: string, text: string) =>
@@ -30,25 +25,25 @@ describe('export messages', () => {
     });
   });
 
-  it('names the file after the local time and the format', () => {
-    expect(exportFileName('csv', new Date(2026, 0, 5, 9, 7))).toBe(
-      'sqlrooms-2026-01-05-0907.csv'
+  it('names the file after the query table and the local date', () => {
+    const day = new Date(2026, 11, 7, 9, 7);
+    expect(exportFileName('csv', 'FROM "trips"', day)).toBe('trips-2026-12-07.csv');
+    expect(exportFileName('parquet', 'select fare from main.trips where fare > 1', day)).toBe(
+      'trips-2026-12-07.parquet'
     );
-    expect(exportFileName('parquet', new Date(2026, 11, 31, 23, 59))).toMatch(
-      /-2359\.parquet$/
+    expect(exportFileName('csv', 'select 1', new Date(2026, 0, 5))).toBe(
+      'query-2026-01-05.csv'
     );
+    expect(exportFileName('csv', 'from "a/../b c"', day)).toBe('a_b_c-2026-12-07.csv');
   });
 
-  it('splits a framed binary message and refuses garbage', () => {
-    const split = splitFrame(chunk('q', 'a,b\n'));
-    expect(split?.header).toEqual({
-      type: 'export',
-      queryId: 'q',
-      format: 'csv'
-    });
-    expect(new TextDecoder().decode(split?.payload)).toBe('a,b\n');
-    expect(splitFrame(new Uint8Array([0, 0, 0, 9, 1]).buffer)).toBeNull();
-    expect(splitFrame(new Uint8Array([0, 0]).buffer)).toBeNull();
+  it('finds the table a query reads by name, and only then', () => {
+    expect(queryTable('-- note\nSELECT *\nFROM "my ""t"""\nLIMIT 5')).toBe('my "t"');
+    expect(queryTable('select * from s.t as x where y')).toBe('t');
+    expect(queryTable("select * from read_parquet('x.parquet')")).toBeNull();
+    expect(queryTable('select * from a join b using (id)')).toBeNull();
+    expect(queryTable('select * from (select 1)')).toBeNull();
+    expect(queryTable('select 42')).toBeNull();
   });
 });
 

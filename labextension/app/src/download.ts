@@ -7,6 +7,8 @@
  * export runs on a socket of its own, so the connector's socket never sees these frames.
  */
 
+import { decodeFrame } from './wire';
+
 export type ExportFormat = 'csv' | 'parquet';
 
 export const MEDIA_TYPES: Record<ExportFormat, string> = {
@@ -22,32 +24,43 @@ export function exportMessage(
   return JSON.stringify({ type: 'export', sql, format, queryId });
 }
 
-/** `sqlrooms-2026-12-01-1055.csv`, from the local time. */
+const IDENTIFIER = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
+const FROM_TABLE = new RegExp(
+  String.raw`^\s*(?:select\b[\s\S]*?\bfrom|from)\s+(${IDENTIFIER}(?:\s*\.\s*${IDENTIFIER})*)\s*(?![.(\w])`,
+  'i'
+);
+
+/**
+ * The table a query reads, when it reads one by name (`FROM trips`, `select … from
+ * main."trips" where …`): the last part of the name, unquoted. Null for a join, a subquery, a
+ * table function or anything else.
+ */
+export function queryTable(sql: string): string | null {
+  const text = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ');
+  if (/\bjoin\b/i.test(text)) return null;
+  const match = FROM_TABLE.exec(text);
+  if (!match) return null;
+  const parts = match[1].split(/\s*\.\s*(?=(?:"|[A-Za-z_]))/);
+  const last = parts[parts.length - 1];
+  const name = last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
+  return name || null;
+}
+
+/** A file name's safe form of `name`: letters, digits, `-` and `_`. */
+function safe(name: string): string {
+  return name.replace(/[^\w-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80);
+}
+
+/** `trips-2026-12-07.csv`, from the query's table where known (else `query-…`), local date. */
 export function exportFileName(
   format: ExportFormat,
+  sql = '',
   now: Date = new Date()
 ): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const day = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  return `sqlrooms-${day}-${pad(now.getHours())}${pad(now.getMinutes())}.${format}`;
-}
-
-/** Splits a framed binary message; null when it is not one. */
-export function splitFrame(
-  data: ArrayBuffer
-): { header: Record<string, unknown>; payload: Uint8Array } | null {
-  if (data.byteLength < 4) return null;
-  const length = new DataView(data).getUint32(0);
-  if (length === 0 || 4 + length > data.byteLength) return null;
-  try {
-    const header = JSON.parse(
-      new TextDecoder().decode(new Uint8Array(data, 4, length))
-    );
-    if (typeof header !== 'object' || header === null) return null;
-    return { header, payload: new Uint8Array(data, 4 + length) };
-  } catch {
-    return null;
-  }
+  const table = queryTable(sql);
+  return `${(table && safe(table)) || 'query'}-${day}.${format}`;
 }
 
 export type ExportDone = { rows: number; bytes: number };
@@ -64,7 +77,7 @@ export class ExportCollector {
   /** Takes one message; true once the export has its terminal answer. */
   accept(data: string | ArrayBuffer): boolean {
     if (typeof data !== 'string') {
-      const frame = splitFrame(data);
+      const frame = decodeFrame(data);
       if (
         frame?.header.type === 'export' &&
         frame.header.queryId === this.queryId

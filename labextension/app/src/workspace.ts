@@ -44,8 +44,8 @@ function nextTitle(ws: Workspace): string {
   return `Query ${n}`;
 }
 
-export function addTab(ws: Workspace, sql = ''): Workspace {
-  const tab = {id: newId('tab'), title: nextTitle(ws), sql, charts: []};
+export function addTab(ws: Workspace, sql = '', title?: string, id = newId('tab')): Workspace {
+  const tab = {id, title: title ?? nextTitle(ws), sql, charts: []};
   return {...ws, tabs: [...ws.tabs, tab], selectedTabId: tab.id};
 }
 

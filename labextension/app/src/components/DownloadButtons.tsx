@@ -32,7 +32,7 @@ export function DownloadButtons({ sql }: { sql: string }) {
       onProgress: bytes => setState({ bytes })
     }).then(
       ({ blob }) => {
-        saveBlob(blob, exportFileName(format));
+        saveBlob(blob, exportFileName(format, sql));
         setState(null);
       },
       (error: Error) =>
