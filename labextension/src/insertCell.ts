@@ -145,9 +145,7 @@ export class NotebookCellInserter {
       return false;
     }
     const kernel = sessionContextOf(notebook)?.session?.kernel as
-      | IKernelLike
-      | null
-      | undefined;
+      IKernelLike | null | undefined;
     const taken = await kernelNames(kernel);
     const { content } = notebook;
     if (!content.model) {

@@ -61,7 +61,9 @@ describe('connectionFor', () => {
       at(`http://localhost:8888/sqlrooms/app/?kernel=${KERNEL}&ws=ws://evil.example/`),
     );
     expect(jupyter.wsUrl).toBe(`ws://localhost:8888/sqlrooms/kernels/${KERNEL}/ws`);
-    const standalone = connectionFor(at('http://127.0.0.1:4000/app/?ws=ws://evil.example/#token=t'));
+    const standalone = connectionFor(
+      at('http://127.0.0.1:4000/app/?ws=ws://evil.example/#token=t'),
+    );
     expect(standalone.wsUrl).toBe('ws://127.0.0.1:4000/ws/duckdb?token=t');
   });
 
@@ -96,13 +98,20 @@ describe('takeToken', () => {
   };
   const history = () => {
     const urls: string[] = [];
-    return {urls, state: null, replaceState: (_s: unknown, _t: string, url?: string | URL | null) => void urls.push(String(url))};
+    return {
+      urls,
+      state: null,
+      replaceState: (_s: unknown, _t: string, url?: string | URL | null) =>
+        void urls.push(String(url)),
+    };
   };
 
   it('removes the token from the address and keeps it for a reload', () => {
     const storage = memory();
     const h = history();
-    expect(takeToken(at('http://127.0.0.1:4000/app/?x=1#token=abc&theme=dark'), storage, h)).toBe('abc');
+    expect(takeToken(at('http://127.0.0.1:4000/app/?x=1#token=abc&theme=dark'), storage, h)).toBe(
+      'abc',
+    );
     expect(h.urls).toEqual(['/app/?x=1#theme=dark']);
     const after = history();
     expect(takeToken(at('http://127.0.0.1:4000/app/?x=1'), storage, after)).toBe('abc');

@@ -120,7 +120,11 @@ export function takeToken(
     if (params.has('token')) {
       params.delete('token');
       const rest = params.toString();
-      history.replaceState(history.state, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
+      history.replaceState(
+        history.state,
+        '',
+        `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`,
+      );
     }
   }
   return fromHash ?? saved;

@@ -1,19 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import {
-  ExportCollector,
-  exportFileName,
-  exportMessage,
-  exportResult,
-  queryTable
-} from './download';
-import { encodeFrame } from './wire';
+import {describe, expect, it} from 'vitest';
+import {ExportCollector, exportFileName, exportMessage, exportResult, queryTable} from './download';
+import {encodeFrame} from './wire';
 
 function frame(header: Record<string, unknown>, payload: string): ArrayBuffer {
   return encodeFrame(header, new TextEncoder().encode(payload));
 }
 
 const chunk = (queryId: string, text: string) =>
-  frame({ type: 'export', queryId, format: 'csv' }, text);
+  frame({type: 'export', queryId, format: 'csv'}, text);
 
 describe('export messages', () => {
   it('builds the export message', () => {
@@ -21,7 +15,7 @@ describe('export messages', () => {
       type: 'export',
       sql: 'select 1',
       format: 'parquet',
-      queryId: 'q1'
+      queryId: 'q1',
     });
   });
 
@@ -29,11 +23,9 @@ describe('export messages', () => {
     const day = new Date(2026, 11, 7, 9, 7);
     expect(exportFileName('csv', 'FROM "trips"', day)).toBe('trips-2026-12-07.csv');
     expect(exportFileName('parquet', 'select fare from main.trips where fare > 1', day)).toBe(
-      'trips-2026-12-07.parquet'
+      'trips-2026-12-07.parquet',
     );
-    expect(exportFileName('csv', 'select 1', new Date(2026, 0, 5))).toBe(
-      'query-2026-01-05.csv'
-    );
+    expect(exportFileName('csv', 'select 1', new Date(2026, 0, 5))).toBe('query-2026-01-05.csv');
     expect(exportFileName('csv', 'from "a/../b c"', day)).toBe('a_b_c-2026-12-07.csv');
   });
 
@@ -55,24 +47,18 @@ describe('ExportCollector', () => {
     expect(c.accept('{"type":"ok","queryId":"other"}')).toBe(false);
     expect(c.accept(chunk('q', '1\n'))).toBe(false);
     expect(c.received).toBe(6);
-    expect(
-      c.accept('{"type":"ok","queryId":"q","format":"csv","rows":1,"bytes":6}')
-    ).toBe(true);
-    expect(c.done).toEqual({ rows: 1, bytes: 6 });
+    expect(c.accept('{"type":"ok","queryId":"q","format":"csv","rows":1,"bytes":6}')).toBe(true);
+    expect(c.done).toEqual({rows: 1, bytes: 6});
     return c
       .blob('csv')
       .text()
-      .then(text => expect(text).toBe('"i"\n1\n'));
+      .then((text) => expect(text).toBe('"i"\n1\n'));
   });
 
   it('ends on its error, or on an error without a queryId (e.g. unauthorized)', () => {
     const c = new ExportCollector('q');
-    expect(c.accept('{"type":"error","queryId":"x","error":"not mine"}')).toBe(
-      false
-    );
-    expect(
-      c.accept('{"type":"error","queryId":"q","error":"Catalog Error: t"}')
-    ).toBe(true);
+    expect(c.accept('{"type":"error","queryId":"x","error":"not mine"}')).toBe(false);
+    expect(c.accept('{"type":"error","queryId":"q","error":"Catalog Error: t"}')).toBe(true);
     expect(c.error).toBe('Catalog Error: t');
     const d = new ExportCollector('q');
     expect(d.accept('{"type":"error","error":"unauthorized"}')).toBe(true);
@@ -86,9 +72,9 @@ class ScriptedSocket {
   readyState = ScriptedSocket.OPEN;
   binaryType = 'blob';
   onopen: (() => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onmessage: ((e: {data: unknown}) => void) | null = null;
   onerror: (() => void) | null = null;
-  onclose: ((e: { code: number }) => void) | null = null;
+  onclose: ((e: {code: number}) => void) | null = null;
   constructor(readonly url: string) {
     setTimeout(() => this.onopen?.(), 0);
   }
@@ -96,15 +82,14 @@ class ScriptedSocket {
     ScriptedSocket.sent.push(text);
     const message = JSON.parse(text);
     if (message.type !== 'export') return;
-    const reply = (data: unknown) =>
-      setTimeout(() => this.onmessage?.({ data }), 0);
+    const reply = (data: unknown) => setTimeout(() => this.onmessage?.({data}), 0);
     if (message.sql === 'fail') {
       reply(
         JSON.stringify({
           type: 'error',
           queryId: message.queryId,
-          error: 'Parser Error'
-        })
+          error: 'Parser Error',
+        }),
       );
       return;
     }
@@ -115,8 +100,8 @@ class ScriptedSocket {
         type: 'ok',
         queryId: message.queryId,
         rows: 1,
-        bytes: 4
-      })
+        bytes: 4,
+      }),
     );
   }
   close() {
@@ -133,8 +118,8 @@ describe('exportResult', () => {
       wsUrl: 'ws://h/ws',
       sql: 'select 1 as x',
       format: 'csv',
-      onProgress: b => progress.push(b),
-      WebSocketImpl: Impl
+      onProgress: (b) => progress.push(b),
+      WebSocketImpl: Impl,
     });
     expect(await result.blob.text()).toBe('x\n1\n');
     expect(result.blob.type).toBe('text/csv');
@@ -148,8 +133,8 @@ describe('exportResult', () => {
         wsUrl: 'ws://h/ws',
         sql: 'fail',
         format: 'csv',
-        WebSocketImpl: Impl
-      })
+        WebSocketImpl: Impl,
+      }),
     ).rejects.toThrow('Parser Error');
   });
 
@@ -161,13 +146,13 @@ describe('exportResult', () => {
       sql: 'select 1',
       format: 'parquet',
       signal: abort.signal,
-      WebSocketImpl: Impl
+      WebSocketImpl: Impl,
     });
-    await new Promise(r => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 1));
     abort.abort();
     await expect(pending).rejects.toThrow('Export cancelled');
-    const sent = ScriptedSocket.sent.map(s => JSON.parse(s));
-    expect(sent.map(m => m.type)).toEqual(['export', 'cancel']);
+    const sent = ScriptedSocket.sent.map((s) => JSON.parse(s));
+    expect(sent.map((m) => m.type)).toEqual(['export', 'cancel']);
     expect(sent[1].queryId).toBe(sent[0].queryId);
   });
 });

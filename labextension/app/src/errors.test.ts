@@ -16,7 +16,7 @@ describe('errorPosition', () => {
 });
 
 describe('toUserError', () => {
-  it('moves a position back into the user\'s statement', () => {
+  it("moves a position back into the user's statement", () => {
     const e = toUserError(CATALOG, 'select * from trps', 1);
     expect(e?.message).toContain('LINE 1: select * from trps');
     expect(e?.message).not.toContain('LINE 2');
@@ -54,7 +54,7 @@ describe('toUserError', () => {
 });
 
 describe('statementError', () => {
-  it('names a script\'s statement', () => {
+  it("names a script's statement", () => {
     const e = {message: 'Parser Error: x', offset: null, width: 0};
     expect(statementError(e, 1, 3, 4).message).toBe('Statement 2 of 3 (line 4): Parser Error: x');
     expect(statementError(e, 0, 1, 1).message).toBe('Parser Error: x');

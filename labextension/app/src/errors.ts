@@ -75,7 +75,9 @@ export function toUserError(
   const offset = offsetIn(sql, position, line);
   if (offset === null) return null;
   const before = message.slice(0, position.index);
-  const after = message.slice(position.index).replace(/^LINE \d+: /, `LINE ${line + firstLine - 1}: `);
+  const after = message
+    .slice(position.index)
+    .replace(/^LINE \d+: /, `LINE ${line + firstLine - 1}: `);
   return {message: before + after, offset, width: position.width};
 }
 

@@ -61,7 +61,10 @@ function Root({store}: {store: AppStore}) {
   const connection = store.connection;
   const [status, setState] = useState<ConnectionStatus>('connecting');
   const [theme, setTheme] = useState<Theme>(() =>
-    initialTheme(window.location.search, window.matchMedia?.('(prefers-color-scheme: dark)').matches),
+    initialTheme(
+      window.location.search,
+      window.matchMedia?.('(prefers-color-scheme: dark)').matches,
+    ),
   );
   setStatus = setState;
   useEffect(() => applyTheme(theme), [theme]);

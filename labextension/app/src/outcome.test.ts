@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest';
 import {commandDone, doneText} from './outcome';
 
 describe('commandDone', () => {
-  it('is Done for the server\'s ok (a table with no batches)', () => {
+  it("is Done for the server's ok (a table with no batches)", () => {
     expect(commandDone(new Table())).toEqual({});
   });
 

@@ -152,7 +152,10 @@ export class ProgressQueryClient {
           if (!cancelled && this.pending.has(queryId)) socket.send(queryMessage(sql, queryId));
         },
         (error: Error) => {
-          if (this.pending.delete(queryId)) (done(), reject(error));
+          if (this.pending.delete(queryId)) {
+            done();
+            reject(error);
+          }
         },
       );
     });

@@ -18,11 +18,7 @@ export type Run = {
 };
 
 /** A run of `statements` from the editor's `text`; null when there is nothing to run. */
-export function runOf(
-  text: string,
-  statements: Statement[],
-  version = Date.now(),
-): Run | null {
+export function runOf(text: string, statements: Statement[], version = Date.now()): Run | null {
   const last = statements[statements.length - 1];
   if (!last) return null;
   const before = statements.slice(0, -1);

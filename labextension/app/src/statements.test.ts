@@ -103,7 +103,9 @@ describe('the paging wrapper', () => {
       pageIndex: 2,
       pageSize: 100,
     });
-    expect(page).toBe('SELECT * FROM (\nselect 1 -- note\n) ORDER BY "a""b" DESC OFFSET 200 LIMIT 100');
+    expect(page).toBe(
+      'SELECT * FROM (\nselect 1 -- note\n) ORDER BY "a""b" DESC OFFSET 200 LIMIT 100',
+    );
     expect(countQuery('from t').split('\n')[1]).toBe('from t');
   });
 });

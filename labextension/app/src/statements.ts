@@ -90,7 +90,13 @@ export function statementSpans(text: string): Span[] {
 function trimmed(text: string, span: Span): Statement {
   const raw = text.slice(span.from, span.to);
   const lead = raw.length - raw.trimStart().length;
-  return {sql: raw.trim().replace(/;+\s*$/, '').trim(), from: span.from + lead};
+  return {
+    sql: raw
+      .trim()
+      .replace(/;+\s*$/, '')
+      .trim(),
+    from: span.from + lead,
+  };
 }
 
 /** Every statement of a script, in order (what Run all runs). */
@@ -113,7 +119,8 @@ export function statementAt(text: string, selection: Span): Statement | null {
   const spans = statementSpans(text);
   const at = selection.from;
   const hit =
-    spans.find((s) => s.from <= at && at <= s.to + 1) ?? [...spans].reverse().find((s) => s.to < at);
+    spans.find((s) => s.from <= at && at <= s.to + 1) ??
+    [...spans].reverse().find((s) => s.to < at);
   if (!hit) return null;
   const statement = trimmed(text, hit);
   return statement.sql ? statement : null;
@@ -160,7 +167,11 @@ function quotedIdentifier(name: string): string {
 }
 
 /** One page of `sql`, sorted in DuckDB; the SQL starts a line of its own (see WRAPPER_LINES). */
-export function pagedQuery(sql: string, sorting: SortingState, pagination: PaginationState): string {
+export function pagedQuery(
+  sql: string,
+  sorting: SortingState,
+  pagination: PaginationState,
+): string {
   const order = sorting.length
     ? ` ORDER BY ${sorting.map((s) => `${quotedIdentifier(s.id)}${s.desc ? ' DESC' : ''}`).join(', ')}`
     : '';

@@ -3,13 +3,17 @@ import {decodeFrame, encodeFrame} from './wire';
 
 describe('wire frames', () => {
   it('round-trips a header and payload', () => {
-    const frame = decodeFrame(encodeFrame({type: 'arrow', queryId: 'q1'}, new Uint8Array([1, 2, 3])));
+    const frame = decodeFrame(
+      encodeFrame({type: 'arrow', queryId: 'q1'}, new Uint8Array([1, 2, 3])),
+    );
     expect(frame?.header).toEqual({type: 'arrow', queryId: 'q1'});
     expect([...(frame?.payload ?? [])]).toEqual([1, 2, 3]);
   });
 
   it('takes an empty payload', () => {
-    expect(decodeFrame(encodeFrame({type: 'export'}, new Uint8Array()))?.payload.byteLength).toBe(0);
+    expect(decodeFrame(encodeFrame({type: 'export'}, new Uint8Array()))?.payload.byteLength).toBe(
+      0,
+    );
   });
 
   it('refuses what is not a frame', () => {

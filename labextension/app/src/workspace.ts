@@ -126,7 +126,10 @@ export function parseWorkspace(text: string | null | undefined): Workspace {
   const tabs = Array.isArray(r.tabs) ? r.tabs.map(parseTab).filter((t) => t !== null) : [];
   if (tabs.length === 0) return defaultWorkspace();
   const history = Array.isArray(r.history)
-    ? r.history.map(parseHistory).filter((h) => h !== null).slice(0, HISTORY_LIMIT)
+    ? r.history
+        .map(parseHistory)
+        .filter((h) => h !== null)
+        .slice(0, HISTORY_LIMIT)
     : [];
   const selectedTabId =
     isString(r.selectedTabId) && tabs.some((t) => t.id === r.selectedTabId)

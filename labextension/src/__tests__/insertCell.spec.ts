@@ -61,7 +61,9 @@ describe('the inserted cell name', () => {
     expect(await kernelNames(kernel)).toEqual(['result_1']);
     expect(asked[0]).toMatchObject({ code: '', silent: true });
     const silent = {
-      requestExecute: () => ({ done: new Promise<{ content: unknown }>(() => undefined) })
+      requestExecute: () => ({
+        done: new Promise<{ content: unknown }>(() => undefined)
+      })
     };
     expect(await kernelNames(silent, 10)).toEqual([]);
     expect(await kernelNames(null)).toEqual([]);

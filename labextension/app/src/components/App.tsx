@@ -43,11 +43,18 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
   const where =
     connection.mode === 'kernel' ? `kernel ${connection.kernelId.slice(0, 8)}` : 'server';
   const dot =
-    status === 'connected' ? 'bg-green-500' : status === 'connecting' ? 'bg-yellow-500' : 'bg-red-500';
+    status === 'connected'
+      ? 'bg-green-500'
+      : status === 'connecting'
+        ? 'bg-yellow-500'
+        : 'bg-red-500';
   return (
     <header className="flex items-center gap-3 border-b px-3 py-1.5 text-sm">
       <span className="font-semibold">SQLRooms</span>
-      <span className="text-muted-foreground flex items-center gap-1.5 text-xs" data-testid="status">
+      <span
+        className="text-muted-foreground flex items-center gap-1.5 text-xs"
+        data-testid="status"
+      >
         <span className={`inline-block h-2 w-2 rounded-full ${dot}`} />
         {status} · {where}
       </span>
@@ -176,7 +183,9 @@ function Workbench() {
                   <Button size="xs" onClick={runAll}>
                     Run all
                   </Button>
-                  <span className="text-muted-foreground text-xs">Ctrl/Cmd+Enter runs the statement under the cursor</span>
+                  <span className="text-muted-foreground text-xs">
+                    Ctrl/Cmd+Enter runs the statement under the cursor
+                  </span>
                   <span className="flex-1" />
                   {isFramed() && (
                     <Button size="xs" variant="outline" onClick={insertIntoNotebook}>

@@ -66,7 +66,6 @@ function useQuery(
       },
     );
     return () => abort.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [sql, progress, ...deps]);
   return {...outcome, cancel: () => controller?.abort()};
 }
@@ -174,7 +173,6 @@ function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
   const outcome = useQuery(run.sql, [run.version], {progress: true});
   useEffect(() => {
     if (!outcome.loading && (outcome.table || outcome.error)) onDone();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [outcome.loading]);
   if (outcome.error) return <RunError run={run} message={outcome.error} />;
   if (outcome.loading || !outcome.table) {

@@ -14,7 +14,6 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-
 /** The message without DuckDB's `LINE n:` excerpt (when it points into the app's wrapper). */
 function withoutPosition(message: string): string {
   const position = errorPosition(message);
@@ -55,7 +54,11 @@ export function RunError({
       setShown(statementError(error, target.index, run.count, target.firstLine));
       if (error.offset !== null) {
         const from = target.from + error.offset;
-        markError({from, to: from + Math.max(1, error.width), message: error.message.split('\n')[0]});
+        markError({
+          from,
+          to: from + Math.max(1, error.width),
+          message: error.message.split('\n')[0],
+        });
       }
     };
     const shift = wrapped ? WRAPPER_LINES : 0;
@@ -67,13 +70,14 @@ export function RunError({
       store.queries.query(explainQuery(target.sql)).then(
         () => finish(plain),
         (error: unknown) =>
-          finish(toUserError(errorText(error), target.sql, WRAPPER_LINES, target.firstLine) ?? plain),
+          finish(
+            toUserError(errorText(error), target.sql, WRAPPER_LINES, target.firstLine) ?? plain,
+          ),
       );
     }
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [message, run.version]);
   return (
     <pre
@@ -94,4 +98,3 @@ export function Done({done, ms}: {done: CommandDone; ms?: number}) {
     </div>
   );
 }
-

@@ -34,7 +34,11 @@ function Script({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
           await store.queries.query(run.before[step].sql, {signal});
         } catch (error) {
           if (signal.aborted && !isAbort(error)) return;
-          setState({phase: 'failed', step, message: isAbort(error) ? 'Cancelled' : errorText(error)});
+          setState({
+            phase: 'failed',
+            step,
+            message: isAbort(error) ? 'Cancelled' : errorText(error),
+          });
           onCommandDone();
           return;
         }
@@ -42,7 +46,6 @@ function Script({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
       if (!signal.aborted) setState({phase: 'last'});
     })();
     return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   if (state.phase === 'failed') {
     const statement = {
@@ -54,7 +57,11 @@ function Script({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
   }
   if (state.phase === 'running') {
     return (
-      <div className="flex items-center gap-3 p-3 text-xs" role="status" data-testid="script-progress">
+      <div
+        className="flex items-center gap-3 p-3 text-xs"
+        role="status"
+        data-testid="script-progress"
+      >
         <span>
           Running statement {state.step + 1} of {run.count}…
         </span>
@@ -69,7 +76,7 @@ function Script({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
 }
 
 function LastStatement({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
-  useEffect(() => onCommandDone(), []); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => onCommandDone(), []);
   return <Results run={{...run, before: [], beforeLines: []}} onCommandDone={onCommandDone} />;
 }
 
