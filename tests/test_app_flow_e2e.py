@@ -40,7 +40,9 @@ UI_MS = 60_000
 def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> ServerProcess:
     db = tmp_path / "flow.db"
     with duckdb.connect(str(db)) as con:
-        con.sql("create table trips as select range::BIGINT as id, range % 97 as fare from range(1000)")
+        con.sql(
+            "create table trips as select range::BIGINT as id, range % 97 as fare from range(1000)"
+        )
     return start_server("--db-path", str(db), "--auth-token", TOKEN)
 
 
@@ -55,7 +57,9 @@ def browser(server: ServerProcess) -> Iterator[Browser]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1300, "height": 760}, accept_downloads=True)
+        context = chromium.new_context(
+            viewport={"width": 1300, "height": 760}, accept_downloads=True
+        )
         page = context.new_page()
         errors: list[str] = []
         sockets: list[str] = []
@@ -89,14 +93,22 @@ def test_ddl_shows_done_and_the_tree_follows(browser: Browser) -> None:
 
     page = browser.page
     run_sql(page, "create table t2 as select 1 as x")
-    expect(page.get_by_test_id("command-done")).to_contain_text(re.compile(r"Done · \d+ ms"), timeout=UI_MS)
-    expect(page.locator('[data-testid="schema-table"][data-table="t2"]')).to_be_visible(timeout=UI_MS)
+    expect(page.get_by_test_id("command-done")).to_contain_text(
+        re.compile(r"Done · \d+ ms"), timeout=UI_MS
+    )
+    expect(page.locator('[data-testid="schema-table"][data-table="t2"]')).to_be_visible(
+        timeout=UI_MS
+    )
     run_sql(page, "insert into t2 select range from range(3)")
     expect(page.get_by_test_id("command-done")).to_contain_text("Done · 3 rows", timeout=UI_MS)
     run_sql(page, "create view v2 as select * from t2")
-    expect(page.locator('[data-testid="schema-table"][data-table="v2"]')).to_be_visible(timeout=UI_MS)
+    expect(page.locator('[data-testid="schema-table"][data-table="v2"]')).to_be_visible(
+        timeout=UI_MS
+    )
     run_sql(page, "drop view v2")
-    expect(page.locator('[data-testid="schema-table"][data-table="v2"]')).to_have_count(0, timeout=UI_MS)
+    expect(page.locator('[data-testid="schema-table"][data-table="v2"]')).to_have_count(
+        0, timeout=UI_MS
+    )
     expect(page.get_by_test_id("command-done")).to_be_visible()
     # The app is still there and still answers.
     run_sql(page, "select 41 + 1 as answer")
@@ -112,12 +124,18 @@ def test_run_all_runs_a_script_and_stops_at_the_first_error(browser: Browser) ->
     page.get_by_role("button", name="Run all").click()
     expect(cell(page, "2")).to_be_visible(timeout=UI_MS)
     expect(page.locator("table thead")).to_contain_text("b")
-    type_sql(page, "create table made as select 1 as x;\nselect * from nowhere;\ncreate table never as select 1")
+    type_sql(
+        page,
+        "create table made as select 1 as x;\nselect * from nowhere;\n"
+        "create table never as select 1",
+    )
     page.get_by_role("button", name="Run all").click()
     alert = page.get_by_test_id("run-error")
     expect(alert).to_contain_text("Statement 2 of 3 (line 2)", timeout=UI_MS)
     expect(alert).to_contain_text("nowhere")
-    expect(page.locator('[data-testid="schema-table"][data-table="made"]')).to_be_visible(timeout=UI_MS)
+    expect(page.locator('[data-testid="schema-table"][data-table="made"]')).to_be_visible(
+        timeout=UI_MS
+    )
     expect(page.locator('[data-testid="schema-table"][data-table="never"]')).to_have_count(0)
     assert browser.errors == []
 
@@ -160,7 +178,9 @@ def test_a_table_preview_opens_in_a_tab_of_its_own(browser: Browser) -> None:
     page = browser.page
     type_sql(page, "select 'mine' as keep")
     page.locator('[data-testid="schema-table"][data-table="trips"]').click()
-    expect(page.get_by_role("tab", name="trips")).to_have_attribute("aria-selected", "true", timeout=UI_MS)
+    expect(page.get_by_role("tab", name="trips")).to_have_attribute(
+        "aria-selected", "true", timeout=UI_MS
+    )
     expect(page.get_by_text("of 10")).to_be_visible(timeout=UI_MS)  # 1,000 rows, 100 a page
     page.get_by_role("tab", name="Query 1").click()
     expect(page.locator(".cm-content")).to_have_text("select 'mine' as keep")
@@ -187,7 +207,6 @@ def test_the_token_leaves_the_address_bar_and_a_reload_reconnects(browser: Brows
     run_sql(page, "select 'still signed in' as s")
     expect(cell(page, "still signed in")).to_be_visible(timeout=UI_MS)
     assert "token=" not in page.url
-
 
 
 def test_the_ws_parameter_is_ignored_and_the_csp_allows_only_this_origin(
