@@ -8,7 +8,8 @@ export default tseslint.config(
   {
     ignores: [
       'node_modules',
-      'app',
+      'app/node_modules',
+      'app/vite.config.ts',
       'lib',
       'coverage',
       '**/*.js',
@@ -48,6 +49,22 @@ export default tseslint.config(
       curly: ['error', 'all'],
       eqeqeq: 'error',
       'prefer-arrow-callback': 'error'
+    }
+  },
+  {
+    // The SQLRooms app (labextension/app): React in a page of its own, no Lumino.
+    files: ['app/src/**/*.ts', 'app/src/**/*.tsx'],
+    languageOptions: {
+      parserOptions: { project: 'app/tsconfig.json' }
+    },
+    rules: {
+      'jupyter/require-disposable-transfer': 'off',
+      // A Vite bundle of its own: JupyterLab's deferred packages do not apply.
+      'jupyter/prefer-lazy-imports': 'off',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { args: 'none', argsIgnorePattern: '^_' }
+      ]
     }
   },
   {

@@ -37,20 +37,34 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 
-# For the standalone and kernel servers; under Jupyter, Jupyter's own headers apply.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        # Compiling WebAssembly (Loro's, for collaboration with --sync); not JavaScript eval.
-        "script-src 'self' 'wasm-unsafe-eval'",
-        "connect-src 'self' ws: wss:",
-        "img-src 'self' data: blob:",
-        "style-src 'self' 'unsafe-inline'",
-        "frame-ancestors 'self'",
-        "base-uri 'self'",
-        "object-src 'none'",
-    ]
+# The app's own policy, wherever it is served: scripts, styles and connections only to its own
+# origin (`'self'` covers ws:/wss: to it: the server's socket, or Jupyter's relay), so no link
+# or injected markup can make the page talk to another host.
+APP_POLICY = (
+    "default-src 'self'",
+    # Compiling WebAssembly (Loro's, for collaboration with --sync); not JavaScript eval.
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "connect-src 'self'",
+    "img-src 'self' data: blob:",
+    "style-src 'self' 'unsafe-inline'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
 )
+
+# For the standalone and kernel servers.
+CONTENT_SECURITY_POLICY = "; ".join([*APP_POLICY, "frame-ancestors 'self'"])
+
+
+def app_policy_within(host_policy: str) -> str:
+    """The app's policy under a host (Jupyter) whose own policy decides what the app does not:
+    who may frame it (`frame-ancestors`, which JupyterHub deployments set) and `report-uri`."""
+    ours = {d.split()[0] for d in APP_POLICY}
+    theirs = [d.strip() for d in host_policy.split(";") if d.strip()]
+    kept = [d for d in theirs if d.split()[0] not in ours]
+    if not any(d.split()[0] == "frame-ancestors" for d in kept):
+        kept.append("frame-ancestors 'self'")
+    return "; ".join([*APP_POLICY, *kept])
 
 
 def is_built(root: Path = APP_DIR) -> bool:

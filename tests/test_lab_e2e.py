@@ -268,19 +268,32 @@ def test_new_shares_appear_and_resharing_refreshes_the_table_on_screen(
     expect(cell).to_have_text("6", timeout=UI_TIMEOUT_MS)
 
 
-def test_insert_into_notebook_adds_a_cell_below(session: PanelSession) -> None:
+def test_insert_into_notebook_adds_a_cell_that_imports_and_clobbers_nothing(
+    session: PanelSession,
+) -> None:
+    """The cell imports duckdb, takes a `result_N` the kernel does not have yet (here
+    `result_1` is taken), and sees the tables the app saw (the shared `trips`)."""
     from playwright.sync_api import expect
 
-    session.run_sql("select 42 as answer")
+    session.kernel.run("result_1 = 'taken'")
+    sql = "select count(*) as n from trips"
+    session.run_sql(sql)
+    expect(session.results()).to_contain_text("n", timeout=UI_TIMEOUT_MS)
     cells = session.page.locator(".jp-NotebookPanel .jp-Cell")
     before = cells.count()
     active = session.page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active")
     active_index = int(active.get_attribute("data-windowed-list-index") or "0")
     session.app.get_by_role("button", name="Insert into notebook").click()
-    expect(cells).to_have_count(before + 1)
-    expect(cells.nth(active_index + 1)).to_contain_text(
-        'df = duckdb.sql("""select 42 as answer""").df()'
+    expect(cells).to_have_count(before + 1, timeout=UI_TIMEOUT_MS)
+    inserted = cells.nth(active_index + 1)
+    assignment = f'result_2 = duckdb.sql("""{sql}""").df()'
+    expect(inserted).to_contain_text("import duckdb")
+    expect(inserted).to_contain_text(assignment)
+    # What the cell does, run in the same kernel.
+    out = session.kernel.run(
+        f"import duckdb\n{assignment}\nprint(int(result_2.n[0]) == len(trips), result_1)"
     )
+    assert "True taken" in out
 
 
 def test_tabs_are_restored_from_the_notebook_metadata_after_a_reload(

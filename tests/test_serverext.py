@@ -30,6 +30,7 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
 from websockets.asyncio.client import connect as ws_connect
 
+from sqlrooms_jupyter import webapp
 from sqlrooms_jupyter.serverext.app import SqlroomsServerExtension
 from sqlrooms_jupyter.serverext.apphandler import app_routes
 from sqlrooms_jupyter.serverext.handlers import RelayHandler, routes
@@ -184,6 +185,25 @@ def test_every_route_requires_permission_to_execute_in_kernels(
         assert await http_status(jp_fetch, "sqlrooms/api/kernels", unknown) == 403
         assert await ws_status(jp_ws_fetch, "sqlrooms/kernels", unknown, "ws") == 403
         assert await http_status(jp_fetch, "sqlrooms/app/index.html") == 403
+
+    run(jp_asyncio_loop, body())
+
+
+@pytest.mark.skipif(not webapp.is_built(), reason="the app is not built")
+def test_the_jupyter_served_app_may_connect_only_to_its_own_origin(
+    jp_fetch: Any, jp_asyncio_loop: asyncio.AbstractEventLoop
+) -> None:
+    """A link's `?ws=` is ignored by the production build; the CSP also makes the browser
+    refuse a socket to any other host, while keeping who may frame the app to Jupyter."""
+
+    async def body() -> None:
+        answer = await jp_fetch("sqlrooms/app/index.html", params={"ws": "ws://evil.example/"})
+        policy = answer.headers["Content-Security-Policy"]
+        directives = {d.split()[0]: d for d in policy.split("; ")}
+        assert directives["connect-src"] == "connect-src 'self'"
+        assert directives["default-src"] == "default-src 'self'"
+        assert directives["frame-ancestors"] == "frame-ancestors 'self'"
+        assert "report-uri" in directives  # Jupyter's own part of the policy is kept
 
     run(jp_asyncio_loop, body())
 

@@ -11,7 +11,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..webapp import AppFilesMixin
+from ..webapp import AppFilesMixin, app_policy_within
 from .redact import RedactedLogMixin
 
 AUTH_RESOURCE = "kernels"
@@ -20,6 +20,11 @@ AUTH_ACTION = "execute"
 
 class JupyterAppHandler(RedactedLogMixin, AppFilesMixin, ExtensionHandlerMixin, JupyterHandler):
     auth_resource = AUTH_RESOURCE
+
+    @property
+    def content_security_policy(self) -> str:
+        """The app's policy (connections to this origin only), inside Jupyter's own."""
+        return app_policy_within(super().content_security_policy)
 
     @web.authenticated
     @authorized(AUTH_ACTION)

@@ -8,7 +8,9 @@ describe('bridge', () => {
       type: 'theme',
       theme: 'dark',
     });
-    expect(parsePanelMessage({source: 'sqlrooms-jupyter', type: 'theme', theme: 'pink'})).toBeNull();
+    expect(
+      parsePanelMessage({source: 'sqlrooms-jupyter', type: 'theme', theme: 'pink'}),
+    ).toBeNull();
     expect(parsePanelMessage({source: 'other', type: 'theme', theme: 'dark'})).toBeNull();
     expect(parsePanelMessage('theme')).toBeNull();
   });

@@ -46,7 +46,11 @@ export function chartPlan(c: ChartConfig): ChartPlan {
     case 'histogram':
       return {
         mark: 'rectY',
-        channels: {x: {field: c.x, op: 'bin'}, y: {field: '', op: 'count'}, ...(color && {fill: color})},
+        channels: {
+          x: {field: c.x, op: 'bin'},
+          y: {field: '', op: 'count'},
+          ...(color && {fill: color}),
+        },
         brush: 'intervalX',
         sampleRows: null,
       };

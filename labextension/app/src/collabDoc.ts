@@ -7,9 +7,9 @@
  */
 // The connector's own module: it imports only loro-crdt (the index pulls in the whole slice,
 // with bundler-style imports that vitest's Node cannot resolve).
-import { createWebSocketSyncConnector } from '@sqlrooms/crdt/dist/sync/webSocketSyncConnector.js';
-import { LoroDoc, LoroMap, LoroText } from 'loro-crdt';
-import type { QueryTab } from './workspace';
+import {createWebSocketSyncConnector} from '@sqlrooms/crdt/dist/sync/webSocketSyncConnector.js';
+import {LoroDoc, LoroMap, LoroText} from 'loro-crdt';
+import type {QueryTab} from './workspace';
 
 export type SharedTab = Pick<QueryTab, 'id' | 'title' | 'sql'>;
 
@@ -18,7 +18,7 @@ const TABS = 'tabs';
 /** The document's tabs, in their shared order (ties broken by id). */
 export function readTabs(doc: LoroDoc): SharedTab[] {
   const map = doc.getMap(TABS);
-  const tabs: (SharedTab & { order: number })[] = [];
+  const tabs: (SharedTab & {order: number})[] = [];
   for (const id of map.keys()) {
     const entry = map.get(id);
     if (!(entry instanceof LoroMap)) continue;
@@ -29,13 +29,11 @@ export function readTabs(doc: LoroDoc): SharedTab[] {
       id,
       title: typeof title === 'string' ? title : id,
       sql: sql instanceof LoroText ? sql.toString() : '',
-      order: typeof order === 'number' ? order : 0
+      order: typeof order === 'number' ? order : 0,
     });
   }
-  tabs.sort(
-    (a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-  );
-  return tabs.map(({ id, title, sql }) => ({ id, title, sql }));
+  tabs.sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return tabs.map(({id, title, sql}) => ({id, title, sql}));
 }
 
 /** Brings the document to `tabs` with the fewest changes; commits and returns true if any. */
@@ -68,7 +66,7 @@ export function writeTabs(doc: LoroDoc, tabs: SharedTab[]): boolean {
       changed = true;
     }
   });
-  const keep = new Set(tabs.map(t => t.id));
+  const keep = new Set(tabs.map((t) => t.id));
   for (const id of map.keys()) {
     if (!keep.has(id)) {
       map.delete(id);
@@ -80,15 +78,12 @@ export function writeTabs(doc: LoroDoc, tabs: SharedTab[]): boolean {
 }
 
 /** Local tabs updated to the shared ones; local charts are kept for tabs that stay. */
-export function mergeShared(
-  local: QueryTab[],
-  shared: SharedTab[]
-): QueryTab[] {
-  const charts = new Map(local.map(t => [t.id, t.charts]));
-  return shared.map(t => ({ ...t, charts: charts.get(t.id) ?? [] }));
+export function mergeShared(local: QueryTab[], shared: SharedTab[]): QueryTab[] {
+  const charts = new Map(local.map((t) => [t.id, t.charts]));
+  return shared.map((t) => ({...t, charts: charts.get(t.id) ?? []}));
 }
 
-export type CollabSession = { stop: () => void };
+export type CollabSession = {stop: () => void};
 
 export type CollabOptions = {
   wsUrl: string;
@@ -129,7 +124,7 @@ export function startCollab(options: CollabOptions): CollabSession {
     if (readTabs(doc).length > 0) pullShared();
     else pushLocal();
     unsubscribeLocal = options.onLocalChange(pushLocal);
-    unsubscribeDoc = doc.subscribe(event => {
+    unsubscribeDoc = doc.subscribe((event) => {
       if (event.by !== 'local') pullShared();
     });
   };
@@ -144,19 +139,14 @@ export function startCollab(options: CollabOptions): CollabSession {
     createSocket: (url, protocols) => {
       const socket = new WebSocket(url, protocols);
       socket.addEventListener('message', (event: MessageEvent) => {
-        if (
-          typeof event.data === 'string' &&
-          event.data.includes('"crdt-snapshot"')
-        ) {
+        if (typeof event.data === 'string' && event.data.includes('"crdt-snapshot"')) {
           setTimeout(begin, 0);
         }
       });
       return socket;
-    }
+    },
   });
-  connector
-    .connect(doc)
-    .catch((error: unknown) => console.warn('[collab] connect failed', error));
+  connector.connect(doc).catch((error: unknown) => console.warn('[collab] connect failed', error));
 
   return {
     stop: () => {
@@ -164,6 +154,6 @@ export function startCollab(options: CollabOptions): CollabSession {
       unsubscribeLocal?.();
       unsubscribeDoc?.();
       connector.disconnect?.().catch(() => undefined);
-    }
+    },
   };
 }

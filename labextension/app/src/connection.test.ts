@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {appDirectory, connectionFor, jupyterBase, tokenFromHash} from './connection';
+import {appDirectory, connectionFor, jupyterBase, takeToken, tokenFromHash} from './connection';
 
 const at = (href: string) => {
   const u = new URL(href);
@@ -49,10 +49,29 @@ describe('connectionFor', () => {
     );
   });
 
-  it('takes an explicit ?ws= and adds the token', () => {
-    expect(connectionFor(at('http://localhost:5173/?ws=ws://127.0.0.1:4000/#token=t')).wsUrl).toBe(
-      'ws://127.0.0.1:4000/?token=t',
+  it('takes an explicit ?ws= in development and adds the token', () => {
+    const dev = {allowWsParam: true};
+    expect(
+      connectionFor(at('http://localhost:5173/?ws=ws://127.0.0.1:4000/#token=t'), dev).wsUrl,
+    ).toBe('ws://127.0.0.1:4000/?token=t');
+  });
+
+  it('ignores ?ws= in a production build, under Jupyter and standalone', () => {
+    const jupyter = connectionFor(
+      at(`http://localhost:8888/sqlrooms/app/?kernel=${KERNEL}&ws=ws://evil.example/`),
     );
+    expect(jupyter.wsUrl).toBe(`ws://localhost:8888/sqlrooms/kernels/${KERNEL}/ws`);
+    const standalone = connectionFor(
+      at('http://127.0.0.1:4000/app/?ws=ws://evil.example/#token=t'),
+    );
+    expect(standalone.wsUrl).toBe('ws://127.0.0.1:4000/ws/duckdb?token=t');
+  });
+
+  it('uses the saved token when the fragment has none', () => {
+    const c = connectionFor(at('http://127.0.0.1:4000/app/'), {savedToken: 'kept'});
+    expect(c.wsUrl).toBe('ws://127.0.0.1:4000/ws/duckdb?token=kept');
+    const fresh = connectionFor(at('http://127.0.0.1:4000/app/#token=new'), {savedToken: 'old'});
+    expect(fresh.wsUrl).toBe('ws://127.0.0.1:4000/ws/duckdb?token=new');
   });
 });
 
@@ -66,5 +85,45 @@ describe('helpers', () => {
   it('reads the token from the fragment only', () => {
     expect(tokenFromHash('#token=abc&x=1')).toBe('abc');
     expect(tokenFromHash('')).toBeNull();
+  });
+});
+
+describe('takeToken', () => {
+  const memory = () => {
+    const items = new Map<string, string>();
+    return {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => void items.set(k, v),
+    };
+  };
+  const history = () => {
+    const urls: string[] = [];
+    return {
+      urls,
+      state: null,
+      replaceState: (_s: unknown, _t: string, url?: string | URL | null) =>
+        void urls.push(String(url)),
+    };
+  };
+
+  it('removes the token from the address and keeps it for a reload', () => {
+    const storage = memory();
+    const h = history();
+    expect(takeToken(at('http://127.0.0.1:4000/app/?x=1#token=abc&theme=dark'), storage, h)).toBe(
+      'abc',
+    );
+    expect(h.urls).toEqual(['/app/?x=1#theme=dark']);
+    const after = history();
+    expect(takeToken(at('http://127.0.0.1:4000/app/?x=1'), storage, after)).toBe('abc');
+    expect(after.urls).toEqual([]);
+  });
+
+  it('works without storage and leaves an address without a token alone', () => {
+    const h = history();
+    expect(takeToken(at('http://127.0.0.1:4000/app/#token=t'), null, h)).toBe('t');
+    expect(h.urls).toEqual(['/app/']);
+    const none = history();
+    expect(takeToken(at('http://127.0.0.1:4000/app/#theme=dark'), memory(), none)).toBeNull();
+    expect(none.urls).toEqual([]);
   });
 });

@@ -6,7 +6,12 @@
  * - Standalone and kernel servers: `/app/#token=T` connects to the same origin's
  *   `/ws/duckdb?token=T`. The token sits in the fragment so that it never reaches server logs.
  *
- * `?ws=<url>` names a socket explicitly (development against another server).
+ * `?ws=<url>` names a socket explicitly, in development builds only (`npm run dev`): a production
+ * build served by Jupyter must never follow a link's `ws=` to another server with the user's
+ * session (the page's CSP allows only its own origin too).
+ *
+ * The standalone token is read once from the fragment, kept in sessionStorage (this tab only,
+ * so a reload reconnects) and removed from the address bar (see `forgetTokenInAddress`).
  */
 
 export type LocationLike = Pick<Location, 'protocol' | 'host' | 'pathname' | 'search' | 'hash'>;
@@ -39,10 +44,20 @@ function wsOrigin(location: LocationLike): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}`;
 }
 
-export function connectionFor(location: LocationLike): Connection {
+export type ConnectionOptions = {
+  /** Whether `?ws=` is followed: development builds only. */
+  allowWsParam?: boolean;
+  /** The token saved by an earlier load of this tab, used when the fragment has none. */
+  savedToken?: string | null;
+};
+
+export function connectionFor(
+  location: LocationLike,
+  {allowWsParam = false, savedToken = null}: ConnectionOptions = {},
+): Connection {
   const query = new URLSearchParams(location.search);
-  const explicit = query.get('ws');
-  const token = tokenFromHash(location.hash);
+  const explicit = allowWsParam ? query.get('ws') : null;
+  const token = tokenFromHash(location.hash) ?? savedToken;
   const withToken = (url: string): string => {
     if (!token) return url;
     const u = new URL(url);
@@ -72,4 +87,45 @@ export function connectionFor(location: LocationLike): Connection {
     wsUrl: withToken(`${wsOrigin(location)}${parent}ws/duckdb`),
     hasToken: token !== null,
   };
+}
+
+/** Where this tab keeps the standalone token across reloads (sessionStorage, per app path). */
+export function tokenStorageKey(pathname: string): string {
+  return `sqlrooms-app:token:${appDirectory(pathname)}`;
+}
+
+type StorageLike = Pick<Storage, 'getItem' | 'setItem'>;
+type HistoryLike = Pick<History, 'replaceState' | 'state'>;
+
+/**
+ * Reads the token (fragment first, else this tab's saved one), saves it for reloads, and takes
+ * `token=` out of the address bar so it is not shared, bookmarked or shoulder-surfed.
+ */
+export function takeToken(
+  location: LocationLike,
+  storage: StorageLike | null,
+  history: HistoryLike,
+): string | null {
+  const key = tokenStorageKey(location.pathname);
+  const fromHash = tokenFromHash(location.hash);
+  let saved: string | null = null;
+  try {
+    if (fromHash) storage?.setItem(key, fromHash);
+    saved = storage?.getItem(key) ?? null;
+  } catch {
+    // Storage refused (private mode, sandboxed frame): the token still works for this load.
+  }
+  if (location.hash) {
+    const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+    if (params.has('token')) {
+      params.delete('token');
+      const rest = params.toString();
+      history.replaceState(
+        history.state,
+        '',
+        `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`,
+      );
+    }
+  }
+  return fromHash ?? saved;
 }

@@ -1,24 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import {
-  ExportCollector,
-  exportFileName,
-  exportMessage,
-  exportResult,
-  splitFrame
-} from './download';
+import {describe, expect, it} from 'vitest';
+import {ExportCollector, exportFileName, exportMessage, exportResult, queryTable} from './download';
+import {encodeFrame} from './wire';
 
-function frame(header: object, payload: string): ArrayBuffer {
-  const head = new TextEncoder().encode(JSON.stringify(header));
-  const body = new TextEncoder().encode(payload);
-  const out = new Uint8Array(4 + head.length + body.length);
-  new DataView(out.buffer).setUint32(0, head.length);
-  out.set(head, 4);
-  out.set(body, 4 + head.length);
-  return out.buffer;
+function frame(header: Record<string, unknown>, payload: string): ArrayBuffer {
+  return encodeFrame(header, new TextEncoder().encode(payload));
 }
 
 const chunk = (queryId: string, text: string) =>
-  frame({ type: 'export', queryId, format: 'csv' }, text);
+  frame({type: 'export', queryId, format: 'csv'}, text);
 
 describe('export messages', () => {
   it('builds the export message', () => {
@@ -26,29 +15,27 @@ describe('export messages', () => {
       type: 'export',
       sql: 'select 1',
       format: 'parquet',
-      queryId: 'q1'
+      queryId: 'q1',
     });
   });
 
-  it('names the file after the local time and the format', () => {
-    expect(exportFileName('csv', new Date(2026, 0, 5, 9, 7))).toBe(
-      'sqlrooms-2026-01-05-0907.csv'
+  it('names the file after the query table and the local date', () => {
+    const day = new Date(2026, 11, 7, 9, 7);
+    expect(exportFileName('csv', 'FROM "trips"', day)).toBe('trips-2026-12-07.csv');
+    expect(exportFileName('parquet', 'select fare from main.trips where fare > 1', day)).toBe(
+      'trips-2026-12-07.parquet',
     );
-    expect(exportFileName('parquet', new Date(2026, 11, 31, 23, 59))).toMatch(
-      /-2359\.parquet$/
-    );
+    expect(exportFileName('csv', 'select 1', new Date(2026, 0, 5))).toBe('query-2026-01-05.csv');
+    expect(exportFileName('csv', 'from "a/../b c"', day)).toBe('a_b_c-2026-12-07.csv');
   });
 
-  it('splits a framed binary message and refuses garbage', () => {
-    const split = splitFrame(chunk('q', 'a,b\n'));
-    expect(split?.header).toEqual({
-      type: 'export',
-      queryId: 'q',
-      format: 'csv'
-    });
-    expect(new TextDecoder().decode(split?.payload)).toBe('a,b\n');
-    expect(splitFrame(new Uint8Array([0, 0, 0, 9, 1]).buffer)).toBeNull();
-    expect(splitFrame(new Uint8Array([0, 0]).buffer)).toBeNull();
+  it('finds the table a query reads by name, and only then', () => {
+    expect(queryTable('-- note\nSELECT *\nFROM "my ""t"""\nLIMIT 5')).toBe('my "t"');
+    expect(queryTable('select * from s.t as x where y')).toBe('t');
+    expect(queryTable("select * from read_parquet('x.parquet')")).toBeNull();
+    expect(queryTable('select * from a join b using (id)')).toBeNull();
+    expect(queryTable('select * from (select 1)')).toBeNull();
+    expect(queryTable('select 42')).toBeNull();
   });
 });
 
@@ -60,24 +47,18 @@ describe('ExportCollector', () => {
     expect(c.accept('{"type":"ok","queryId":"other"}')).toBe(false);
     expect(c.accept(chunk('q', '1\n'))).toBe(false);
     expect(c.received).toBe(6);
-    expect(
-      c.accept('{"type":"ok","queryId":"q","format":"csv","rows":1,"bytes":6}')
-    ).toBe(true);
-    expect(c.done).toEqual({ rows: 1, bytes: 6 });
+    expect(c.accept('{"type":"ok","queryId":"q","format":"csv","rows":1,"bytes":6}')).toBe(true);
+    expect(c.done).toEqual({rows: 1, bytes: 6});
     return c
       .blob('csv')
       .text()
-      .then(text => expect(text).toBe('"i"\n1\n'));
+      .then((text) => expect(text).toBe('"i"\n1\n'));
   });
 
   it('ends on its error, or on an error without a queryId (e.g. unauthorized)', () => {
     const c = new ExportCollector('q');
-    expect(c.accept('{"type":"error","queryId":"x","error":"not mine"}')).toBe(
-      false
-    );
-    expect(
-      c.accept('{"type":"error","queryId":"q","error":"Catalog Error: t"}')
-    ).toBe(true);
+    expect(c.accept('{"type":"error","queryId":"x","error":"not mine"}')).toBe(false);
+    expect(c.accept('{"type":"error","queryId":"q","error":"Catalog Error: t"}')).toBe(true);
     expect(c.error).toBe('Catalog Error: t');
     const d = new ExportCollector('q');
     expect(d.accept('{"type":"error","error":"unauthorized"}')).toBe(true);
@@ -91,9 +72,9 @@ class ScriptedSocket {
   readyState = ScriptedSocket.OPEN;
   binaryType = 'blob';
   onopen: (() => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onmessage: ((e: {data: unknown}) => void) | null = null;
   onerror: (() => void) | null = null;
-  onclose: ((e: { code: number }) => void) | null = null;
+  onclose: ((e: {code: number}) => void) | null = null;
   constructor(readonly url: string) {
     setTimeout(() => this.onopen?.(), 0);
   }
@@ -101,15 +82,14 @@ class ScriptedSocket {
     ScriptedSocket.sent.push(text);
     const message = JSON.parse(text);
     if (message.type !== 'export') return;
-    const reply = (data: unknown) =>
-      setTimeout(() => this.onmessage?.({ data }), 0);
+    const reply = (data: unknown) => setTimeout(() => this.onmessage?.({data}), 0);
     if (message.sql === 'fail') {
       reply(
         JSON.stringify({
           type: 'error',
           queryId: message.queryId,
-          error: 'Parser Error'
-        })
+          error: 'Parser Error',
+        }),
       );
       return;
     }
@@ -120,8 +100,8 @@ class ScriptedSocket {
         type: 'ok',
         queryId: message.queryId,
         rows: 1,
-        bytes: 4
-      })
+        bytes: 4,
+      }),
     );
   }
   close() {
@@ -138,8 +118,8 @@ describe('exportResult', () => {
       wsUrl: 'ws://h/ws',
       sql: 'select 1 as x',
       format: 'csv',
-      onProgress: b => progress.push(b),
-      WebSocketImpl: Impl
+      onProgress: (b) => progress.push(b),
+      WebSocketImpl: Impl,
     });
     expect(await result.blob.text()).toBe('x\n1\n');
     expect(result.blob.type).toBe('text/csv');
@@ -153,8 +133,8 @@ describe('exportResult', () => {
         wsUrl: 'ws://h/ws',
         sql: 'fail',
         format: 'csv',
-        WebSocketImpl: Impl
-      })
+        WebSocketImpl: Impl,
+      }),
     ).rejects.toThrow('Parser Error');
   });
 
@@ -166,13 +146,13 @@ describe('exportResult', () => {
       sql: 'select 1',
       format: 'parquet',
       signal: abort.signal,
-      WebSocketImpl: Impl
+      WebSocketImpl: Impl,
     });
-    await new Promise(r => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 1));
     abort.abort();
     await expect(pending).rejects.toThrow('Export cancelled');
-    const sent = ScriptedSocket.sent.map(s => JSON.parse(s));
-    expect(sent.map(m => m.type)).toEqual(['export', 'cancel']);
+    const sent = ScriptedSocket.sent.map((s) => JSON.parse(s));
+    expect(sent.map((m) => m.type)).toEqual(['export', 'cancel']);
     expect(sent[1].queryId).toBe(sent[0].queryId);
   });
 });

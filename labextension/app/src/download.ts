@@ -7,50 +7,58 @@
  * export runs on a socket of its own, so the connector's socket never sees these frames.
  */
 
+import {decodeFrame} from './wire';
+
 export type ExportFormat = 'csv' | 'parquet';
 
 export const MEDIA_TYPES: Record<ExportFormat, string> = {
   csv: 'text/csv',
-  parquet: 'application/vnd.apache.parquet'
+  parquet: 'application/vnd.apache.parquet',
 };
 
-export function exportMessage(
-  sql: string,
-  format: ExportFormat,
-  queryId: string
-): string {
-  return JSON.stringify({ type: 'export', sql, format, queryId });
+export function exportMessage(sql: string, format: ExportFormat, queryId: string): string {
+  return JSON.stringify({type: 'export', sql, format, queryId});
 }
 
-/** `sqlrooms-2026-12-01-1055.csv`, from the local time. */
-export function exportFileName(
-  format: ExportFormat,
-  now: Date = new Date()
-): string {
+const IDENTIFIER = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
+const FROM_TABLE = new RegExp(
+  String.raw`^\s*(?:select\b[\s\S]*?\bfrom|from)\s+(${IDENTIFIER}(?:\s*\.\s*${IDENTIFIER})*)\s*(?![.(\w])`,
+  'i',
+);
+
+/**
+ * The table a query reads, when it reads one by name (`FROM trips`, `select … from
+ * main."trips" where …`): the last part of the name, unquoted. Null for a join, a subquery, a
+ * table function or anything else.
+ */
+export function queryTable(sql: string): string | null {
+  const text = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ');
+  if (/\bjoin\b/i.test(text)) return null;
+  const match = FROM_TABLE.exec(text);
+  if (!match) return null;
+  const parts = match[1].split(/\s*\.\s*(?=(?:"|[A-Za-z_]))/);
+  const last = parts[parts.length - 1];
+  const name = last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
+  return name || null;
+}
+
+/** A file name's safe form of `name`: letters, digits, `-` and `_`. */
+function safe(name: string): string {
+  return name
+    .replace(/[^\w-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 80);
+}
+
+/** `trips-2026-12-07.csv`, from the query's table where known (else `query-…`), local date. */
+export function exportFileName(format: ExportFormat, sql = '', now: Date = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const day = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  return `sqlrooms-${day}-${pad(now.getHours())}${pad(now.getMinutes())}.${format}`;
+  const table = queryTable(sql);
+  return `${(table && safe(table)) || 'query'}-${day}.${format}`;
 }
 
-/** Splits a framed binary message; null when it is not one. */
-export function splitFrame(
-  data: ArrayBuffer
-): { header: Record<string, unknown>; payload: Uint8Array } | null {
-  if (data.byteLength < 4) return null;
-  const length = new DataView(data).getUint32(0);
-  if (length === 0 || 4 + length > data.byteLength) return null;
-  try {
-    const header = JSON.parse(
-      new TextDecoder().decode(new Uint8Array(data, 4, length))
-    );
-    if (typeof header !== 'object' || header === null) return null;
-    return { header, payload: new Uint8Array(data, 4 + length) };
-  } catch {
-    return null;
-  }
-}
-
-export type ExportDone = { rows: number; bytes: number };
+export type ExportDone = {rows: number; bytes: number};
 
 /** Collects one export's chunks from the socket's messages, in order. */
 export class ExportCollector {
@@ -64,11 +72,8 @@ export class ExportCollector {
   /** Takes one message; true once the export has its terminal answer. */
   accept(data: string | ArrayBuffer): boolean {
     if (typeof data !== 'string') {
-      const frame = splitFrame(data);
-      if (
-        frame?.header.type === 'export' &&
-        frame.header.queryId === this.queryId
-      ) {
+      const frame = decodeFrame(data);
+      if (frame?.header.type === 'export' && frame.header.queryId === this.queryId) {
         this.parts.push(frame.payload);
         this.received += frame.payload.byteLength;
       }
@@ -80,22 +85,19 @@ export class ExportCollector {
     } catch {
       return false;
     }
-    if (
-      message.type === 'error' &&
-      (message.queryId === this.queryId || !message.queryId)
-    ) {
+    if (message.type === 'error' && (message.queryId === this.queryId || !message.queryId)) {
       this.error = String(message.error);
       return true;
     }
     if (message.type === 'ok' && message.queryId === this.queryId) {
-      this.done = { rows: Number(message.rows), bytes: Number(message.bytes) };
+      this.done = {rows: Number(message.rows), bytes: Number(message.bytes)};
       return true;
     }
     return false;
   }
 
   blob(format: ExportFormat): Blob {
-    return new Blob(this.parts as BlobPart[], { type: MEDIA_TYPES[format] });
+    return new Blob(this.parts as BlobPart[], {type: MEDIA_TYPES[format]});
   }
 }
 
@@ -110,16 +112,13 @@ export type ExportOptions = {
 };
 
 /** Runs the export on a socket of its own; resolves with the file. */
-export function exportResult(
-  options: ExportOptions
-): Promise<{ blob: Blob } & ExportDone> {
-  const { wsUrl, sql, format, signal, onProgress } = options;
+export function exportResult(options: ExportOptions): Promise<{blob: Blob} & ExportDone> {
+  const {wsUrl, sql, format, signal, onProgress} = options;
   const Impl = options.WebSocketImpl ?? WebSocket;
   const queryId = `export-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const collector = new ExportCollector(queryId);
   return new Promise((resolve, reject) => {
-    if (signal?.aborted)
-      return reject(new DOMException('Export cancelled', 'AbortError'));
+    if (signal?.aborted) return reject(new DOMException('Export cancelled', 'AbortError'));
     const ws = new Impl(wsUrl);
     ws.binaryType = 'arraybuffer';
     let settled = false;
@@ -131,8 +130,7 @@ export function exportResult(
       outcome();
     };
     const onAbort = () => {
-      if (ws.readyState === Impl.OPEN)
-        ws.send(JSON.stringify({ type: 'cancel', queryId }));
+      if (ws.readyState === Impl.OPEN) ws.send(JSON.stringify({type: 'cancel', queryId}));
       finish(() => reject(new DOMException('Export cancelled', 'AbortError')));
     };
     signal?.addEventListener('abort', onAbort);
@@ -145,16 +143,13 @@ export function exportResult(
         finish(() => reject(new Error(error)));
       } else {
         const done = collector.done as ExportDone;
-        finish(() => resolve({ blob: collector.blob(format), ...done }));
+        finish(() => resolve({blob: collector.blob(format), ...done}));
       }
     };
-    ws.onerror = () =>
-      finish(() => reject(new Error('Export failed: the connection failed')));
+    ws.onerror = () => finish(() => reject(new Error('Export failed: the connection failed')));
     ws.onclose = (event: CloseEvent) => {
       if (collector.done === null && collector.error === null) {
-        finish(() =>
-          reject(new Error(`Export failed: connection closed (${event.code})`))
-        );
+        finish(() => reject(new Error(`Export failed: connection closed (${event.code})`)));
       }
     };
   });

@@ -8,7 +8,7 @@ import {
   requestPanelState,
   type Theme,
 } from './bridge';
-import {connectionFor, type Connection} from './connection';
+import {connectionFor, takeToken, type Connection} from './connection';
 import {App} from './components/App';
 import {
   debounced,
@@ -61,7 +61,10 @@ function Root({store}: {store: AppStore}) {
   const connection = store.connection;
   const [status, setState] = useState<ConnectionStatus>('connecting');
   const [theme, setTheme] = useState<Theme>(() =>
-    initialTheme(window.location.search, window.matchMedia?.('(prefers-color-scheme: dark)').matches),
+    initialTheme(
+      window.location.search,
+      window.matchMedia?.('(prefers-color-scheme: dark)').matches,
+    ),
   );
   setStatus = setState;
   useEffect(() => applyTheme(theme), [theme]);
@@ -76,8 +79,20 @@ function Root({store}: {store: AppStore}) {
   );
 }
 
+function sessionStorageOrNull(): Storage | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null; // a sandboxed frame
+  }
+}
+
 async function start(): Promise<void> {
-  const connection = connectionFor(window.location);
+  const savedToken = takeToken(window.location, sessionStorageOrNull(), window.history);
+  const connection = connectionFor(window.location, {
+    allowWsParam: import.meta.env.DEV,
+    savedToken,
+  });
   const queries = new ProgressQueryClient(connection.wsUrl);
   const saved = await workspaceStore(connection, queries);
   const initial = parseWorkspace(await saved.load());

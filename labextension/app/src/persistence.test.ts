@@ -91,7 +91,12 @@ describe('notebook metadata through the panel', () => {
 
   it('parses the panel state message', () => {
     expect(
-      parsePanelMessage({source: 'sqlrooms-jupyter', type: 'state', state: {a: 1}, persistent: true}),
+      parsePanelMessage({
+        source: 'sqlrooms-jupyter',
+        type: 'state',
+        state: {a: 1},
+        persistent: true,
+      }),
     ).toEqual({source: 'sqlrooms-jupyter', type: 'state', state: {a: 1}, persistent: true});
     expect(parsePanelMessage({source: 'sqlrooms-jupyter', type: 'state'})).toEqual({
       source: 'sqlrooms-jupyter',

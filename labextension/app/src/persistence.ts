@@ -64,7 +64,11 @@ export function localStore(key: string): Store {
   };
 }
 
-type Runner = {query(sql: string): Promise<{getChild(name: string): {get(i: number): unknown} | null; numRows: number}>};
+type Runner = {
+  query(
+    sql: string,
+  ): Promise<{getChild(name: string): {get(i: number): unknown} | null; numRows: number}>;
+};
 
 /** The `ui_state` table through the server; a refused write (read-only) rejects. */
 export function uiStateStore(runner: Runner, table: string): Store {

@@ -5,6 +5,7 @@
  * binary frame `[4-byte BE header length][JSON header][Arrow IPC stream]`.
  */
 import {Table, tableFromIPC} from 'apache-arrow';
+import {decodeFrame, encodeFrame} from './wire';
 
 export type QueryMessage = {
   type: 'arrow';
@@ -71,28 +72,14 @@ function clampPercentage(p: number): number {
 
 /** Splits an answer frame into its queryId and Arrow IPC bytes; null when it is not one. */
 export function parseBinary(data: ArrayBuffer): ArrowFrame | null {
-  if (data.byteLength < 4) return null;
-  const headerLength = new DataView(data).getUint32(0, false);
-  if (4 + headerLength > data.byteLength) return null;
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder().decode(new Uint8Array(data, 4, headerLength)));
-  } catch {
-    return null;
-  }
-  const h = header as Record<string, unknown> | null;
-  if (!h || h.type !== 'arrow' || !isString(h.queryId)) return null;
-  return {queryId: h.queryId, ipc: new Uint8Array(data, 4 + headerLength)};
+  const frame = decodeFrame(data);
+  if (!frame || frame.header.type !== 'arrow' || !isString(frame.header.queryId)) return null;
+  return {queryId: frame.header.queryId, ipc: frame.payload};
 }
 
 /** Builds an answer frame; the server's format, used by tests. */
 export function arrowFrame(queryId: string, ipc: Uint8Array): ArrayBuffer {
-  const header = new TextEncoder().encode(JSON.stringify({type: 'arrow', queryId}));
-  const out = new Uint8Array(4 + header.length + ipc.length);
-  new DataView(out.buffer).setUint32(0, header.length, false);
-  out.set(header, 4);
-  out.set(ipc, 4 + header.length);
-  return out.buffer;
+  return encodeFrame({type: 'arrow', queryId}, ipc);
 }
 
 export class QueryCancelled extends Error {
@@ -165,7 +152,10 @@ export class ProgressQueryClient {
           if (!cancelled && this.pending.has(queryId)) socket.send(queryMessage(sql, queryId));
         },
         (error: Error) => {
-          if (this.pending.delete(queryId)) (done(), reject(error));
+          if (this.pending.delete(queryId)) {
+            done();
+            reject(error);
+          }
         },
       );
     });

@@ -6,11 +6,7 @@
 import {createWebSocketDuckDbConnector, type DuckDbConnector} from '@sqlrooms/duckdb';
 import {createDbSlice, type DbSliceState} from '@sqlrooms/db';
 import {createMosaicSlice, type MosaicSliceState} from '@sqlrooms/mosaic';
-import {
-  type BaseRoomStoreState,
-  createBaseRoomSlice,
-  createRoomStore,
-} from '@sqlrooms/room-store';
+import {type BaseRoomStoreState, createBaseRoomSlice, createRoomStore} from '@sqlrooms/room-store';
 import type {Connection} from './connection';
 import {isVisibleCatalogEntry, isVisibleTable} from './visibility';
 import type {ProgressQueryClient} from './queryClient';

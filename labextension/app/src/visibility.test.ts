@@ -9,6 +9,8 @@ describe('visibility', () => {
     expect(isVisibleTable(table('memory', 'main', 'events'))).toBe(true);
     expect(isVisibleTable(table('memory', '__sqlrooms', 'ui_state'))).toBe(false);
     expect(isVisibleCatalogEntry({type: 'database', database: 'temp'})).toBe(true);
-    expect(isVisibleCatalogEntry({type: 'schema', database: 'm', schema: '__sqlrooms'})).toBe(false);
+    expect(isVisibleCatalogEntry({type: 'schema', database: 'm', schema: '__sqlrooms'})).toBe(
+      false,
+    );
   });
 });

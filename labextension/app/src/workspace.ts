@@ -44,8 +44,8 @@ function nextTitle(ws: Workspace): string {
   return `Query ${n}`;
 }
 
-export function addTab(ws: Workspace, sql = ''): Workspace {
-  const tab = {id: newId('tab'), title: nextTitle(ws), sql, charts: []};
+export function addTab(ws: Workspace, sql = '', title?: string, id = newId('tab')): Workspace {
+  const tab = {id, title: title ?? nextTitle(ws), sql, charts: []};
   return {...ws, tabs: [...ws.tabs, tab], selectedTabId: tab.id};
 }
 
@@ -126,7 +126,10 @@ export function parseWorkspace(text: string | null | undefined): Workspace {
   const tabs = Array.isArray(r.tabs) ? r.tabs.map(parseTab).filter((t) => t !== null) : [];
   if (tabs.length === 0) return defaultWorkspace();
   const history = Array.isArray(r.history)
-    ? r.history.map(parseHistory).filter((h) => h !== null).slice(0, HISTORY_LIMIT)
+    ? r.history
+        .map(parseHistory)
+        .filter((h) => h !== null)
+        .slice(0, HISTORY_LIMIT)
     : [];
   const selectedTabId =
     isString(r.selectedTabId) && tabs.some((t) => t.id === r.selectedTabId)

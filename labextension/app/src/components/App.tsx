@@ -15,14 +15,17 @@ import {AppContext, type AppContextValue, useApp, useAppState} from '../appConte
 import {isFramed, postToPanel, type Theme} from '../bridge';
 import {useCollaboration} from '../collab';
 import {CATALOG_CHANNEL, useChannelWatcher, useTableWatcher} from '../live';
-import {makeRun, type Run} from '../runs';
-import {notebookCell} from '../statements';
+import type {ErrorMark} from '../errorMark';
+import {makeRun, rerun, runOf, runOfPicked, type Run} from '../runs';
+import {freshName, notebookCell, statementsOf, type Statement} from '../statements';
 import type {ConnectionStatus} from '../store';
-import {addTab, closeTab, recordRun, selectedTab, selectTab, updateTab} from '../workspace';
+import {addTab, closeTab, newId, recordRun, selectedTab, selectTab, updateTab} from '../workspace';
 import {Charts} from './Charts';
+import {ErrorBoundary} from './ErrorBoundary';
 import {HistoryList} from './HistoryList';
 import {QueryEditor} from './QueryEditor';
-import {Results} from './Results';
+import {ErrorMarkContext} from './RunStatus';
+import {RunView} from './RunView';
 import {SchemaPanel} from './SchemaPanel';
 import {TabBar} from './TabBar';
 
@@ -40,11 +43,18 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
   const where =
     connection.mode === 'kernel' ? `kernel ${connection.kernelId.slice(0, 8)}` : 'server';
   const dot =
-    status === 'connected' ? 'bg-green-500' : status === 'connecting' ? 'bg-yellow-500' : 'bg-red-500';
+    status === 'connected'
+      ? 'bg-green-500'
+      : status === 'connecting'
+        ? 'bg-yellow-500'
+        : 'bg-red-500';
   return (
     <header className="flex items-center gap-3 border-b px-3 py-1.5 text-sm">
       <span className="font-semibold">SQLRooms</span>
-      <span className="text-muted-foreground flex items-center gap-1.5 text-xs" data-testid="status">
+      <span
+        className="text-muted-foreground flex items-center gap-1.5 text-xs"
+        data-testid="status"
+      >
         <span className={`inline-block h-2 w-2 rounded-full ${dot}`} />
         {status} · {where}
       </span>
@@ -58,6 +68,20 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
   );
 }
 
+const CELL_COUNTER_KEY = 'sqlrooms-app:cell-counter';
+
+/** `result_N` for a copied cell, counting up in this browser so pasted cells do not collide. */
+function nextCellName(): string {
+  let n = 0;
+  try {
+    n = Number(localStorage.getItem(CELL_COUNTER_KEY)) || 0;
+    localStorage.setItem(CELL_COUNTER_KEY, String(n + 1));
+  } catch {
+    // no storage: result_1
+  }
+  return freshName(Array.from({length: n}, (_, i) => `result_${i + 1}`));
+}
+
 function Workbench() {
   const {connection} = useApp();
   const ws = useAppState((s) => s.workspace.state);
@@ -66,22 +90,38 @@ function Workbench() {
   const tableNames = useAppState((s) => s.db.tables.map((t) => t.table.table).join('\n'));
   const [runs, setRuns] = useState<Record<string, Run>>({});
   const [view, setView] = useState('results');
+  const [mark, setMark] = useState<{tabId: string; mark: ErrorMark} | null>(null);
   const tab = selectedTab(ws);
   const run = runs[tab.id];
 
-  const runSql = useCallback(
-    (sql: string) => {
-      setRuns((r) => ({...r, [tab.id]: makeRun(sql)}));
-      update((w) => recordRun(w, {sql, at: Date.now(), ms: null, error: null}));
+  const startRun = useCallback(
+    (tabId: string, next: Run | null, recorded: string) => {
+      if (!next) return;
+      setMark(null);
+      setRuns((r) => ({...r, [tabId]: next}));
+      update((w) => recordRun(w, {sql: recorded, at: Date.now(), ms: null, error: null}));
     },
-    [tab.id, update],
+    [update],
+  );
+
+  /** Ctrl/Cmd+Enter: the statement under the cursor, or the selection (maybe a script). */
+  const runPicked = useCallback(
+    (picked: Statement) => startRun(tab.id, runOfPicked(tab.sql, picked), picked.sql),
+    [startRun, tab.id, tab.sql],
+  );
+
+  /** Run all: every statement of the tab, one by one; the last one's result is shown. */
+  const runAll = () => startRun(tab.id, runOf(tab.sql, statementsOf(tab.sql)), tab.sql.trim());
+
+  const markError = useCallback(
+    (m: ErrorMark | null) => setMark(m ? {tabId: tab.id, mark: m} : null),
+    [tab.id],
   );
 
   const refreshAll = useCallback(() => {
     refreshTableSchemas().catch(() => undefined);
-    setRuns((r) =>
-      Object.fromEntries(Object.entries(r).map(([id, old]) => [id, makeRun(old.sql)])),
-    );
+    // Live refresh re-runs what each tab shows, never a script's other statements.
+    setRuns((r) => Object.fromEntries(Object.entries(r).map(([id, old]) => [id, rerun(old)])));
   }, [refreshTableSchemas]);
 
   useTableWatcher(connection.wsUrl, tableNames ? tableNames.split('\n') : [], refreshAll);
@@ -96,21 +136,35 @@ function Workbench() {
   );
   useCollaboration();
 
-  const preview = (sql: string) => {
-    update((w) => updateTab(w, w.selectedTabId, {sql}));
-    runSql(sql);
+  const refreshSchemas = useCallback(() => {
+    refreshTableSchemas().catch(() => undefined);
+  }, [refreshTableSchemas]);
+
+  /** A table's preview opens in a tab of its own: the current tab's SQL stays as it is. */
+  const preview = (sql: string, table: string) => {
+    const id = newId('tab');
+    update((w) => addTab(w, sql, table, id));
+    startRun(id, makeRun(sql), sql);
     setView('results');
   };
 
-  const insertIntoNotebook = () => {
+  /** The cell for what the tab shows; JupyterLab renames `result_N` to one the kernel lacks. */
+  const cellCode = () => {
     const sql = run?.sql ?? tab.sql.trim();
-    if (sql) postToPanel({source: 'sqlrooms-app', type: 'insert-cell', code: notebookCell(sql)});
+    return sql ? notebookCell(sql, nextCellName()) : null;
+  };
+
+  const insertIntoNotebook = () => {
+    const code = cellCode();
+    if (code) postToPanel({source: 'sqlrooms-app', type: 'insert-cell', code});
   };
 
   return (
     <ResizablePanelGroup orientation="horizontal" className="min-h-0 flex-1">
       <ResizablePanel defaultSize="22%" minSize="10%">
-        <SchemaPanel onPreview={preview} />
+        <ErrorBoundary label="The schema">
+          <SchemaPanel onPreview={preview} />
+        </ErrorBoundary>
       </ResizablePanel>
       <ResizableHandle />
       <ResizablePanel>
@@ -126,10 +180,12 @@ function Workbench() {
             <ResizablePanel defaultSize="35%" minSize="10%">
               <div className="flex h-full flex-col">
                 <div className="flex items-center gap-2 border-b px-2 py-1">
-                  <Button size="xs" onClick={() => tab.sql.trim() && runSql(tab.sql.trim().replace(/;+\s*$/, ''))}>
+                  <Button size="xs" onClick={runAll}>
                     Run all
                   </Button>
-                  <span className="text-muted-foreground text-xs">Ctrl/Cmd+Enter runs the statement under the cursor</span>
+                  <span className="text-muted-foreground text-xs">
+                    Ctrl/Cmd+Enter runs the statement under the cursor
+                  </span>
                   <span className="flex-1" />
                   {isFramed() && (
                     <Button size="xs" variant="outline" onClick={insertIntoNotebook}>
@@ -139,18 +195,24 @@ function Workbench() {
                   <Button
                     size="xs"
                     variant="outline"
-                    onClick={() => navigator.clipboard?.writeText(notebookCell(run?.sql ?? tab.sql))}
+                    onClick={() => {
+                      const code = cellCode();
+                      if (code) navigator.clipboard?.writeText(code).catch(() => undefined);
+                    }}
                   >
                     Copy as cell
                   </Button>
                 </div>
                 <div className="min-h-0 flex-1 overflow-auto">
-                  <QueryEditor
-                    key={tab.id}
-                    value={tab.sql}
-                    onChange={(sql) => update((w) => updateTab(w, tab.id, {sql}))}
-                    onRun={runSql}
-                  />
+                  <ErrorBoundary label="The editor" resetKey={tab.id}>
+                    <QueryEditor
+                      key={tab.id}
+                      value={tab.sql}
+                      onChange={(sql) => update((w) => updateTab(w, tab.id, {sql}))}
+                      onRun={runPicked}
+                      errorMark={mark?.tabId === tab.id ? mark.mark : null}
+                    />
+                  </ErrorBoundary>
                 </div>
               </div>
             </ResizablePanel>
@@ -163,14 +225,18 @@ function Workbench() {
                   <TabsTrigger value="history">History</TabsTrigger>
                 </TabsList>
                 <TabsContent value="results" className="min-h-0 flex-1 overflow-hidden">
-                  <Results run={run} onCommandDone={() => refreshTableSchemas().catch(() => undefined)} />
+                  <ErrorMarkContext.Provider value={markError}>
+                    <RunView run={run} onCommandDone={refreshSchemas} />
+                  </ErrorMarkContext.Provider>
                 </TabsContent>
                 <TabsContent value="charts" className="min-h-0 flex-1 overflow-hidden">
-                  <Charts
-                    run={run}
-                    charts={tab.charts}
-                    onChange={(charts) => update((w) => updateTab(w, tab.id, {charts}))}
-                  />
+                  <ErrorBoundary label="The charts" resetKey={run?.version}>
+                    <Charts
+                      run={run}
+                      charts={tab.charts}
+                      onChange={(charts) => update((w) => updateTab(w, tab.id, {charts}))}
+                    />
+                  </ErrorBoundary>
                 </TabsContent>
                 <TabsContent value="history" className="min-h-0 flex-1 overflow-hidden">
                   <HistoryList
@@ -197,7 +263,9 @@ export function App({value, status, theme, onToggleTheme}: Props) {
         <TooltipProvider>
           <div className="bg-background text-foreground flex h-screen flex-col">
             <Header status={status} theme={theme} onToggleTheme={onToggleTheme} />
-            <Workbench />
+            <ErrorBoundary label="The workbench">
+              <Workbench />
+            </ErrorBoundary>
           </div>
         </TooltipProvider>
       </RoomStateProvider>

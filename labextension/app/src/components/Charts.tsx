@@ -136,7 +136,12 @@ export function Charts({run, charts, onChange}: Props) {
   return (
     <div className="flex h-full flex-col gap-2 overflow-auto p-2">
       <div className="flex flex-wrap items-center gap-2" role="group" aria-label="New chart">
-        <Picker label="type" value={kind} options={CHART_KINDS} onChange={(v) => setKind(v as ChartKind)} />
+        <Picker
+          label="type"
+          value={kind}
+          options={CHART_KINDS}
+          onChange={(v) => setKind(v as ChartKind)}
+        />
         <Picker label="x" value={xValue} options={columns} onChange={setX} />
         <Picker label="y" value={y} options={columns} onChange={setY} optional />
         <Picker label="color" value={color} options={columns} onChange={setColor} optional />

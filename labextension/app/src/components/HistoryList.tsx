@@ -20,7 +20,9 @@ export function HistoryList({
             title="Open in the editor"
             onClick={() => onPick(h.sql)}
           >
-            <span className="text-muted-foreground mr-2">{new Date(h.at).toLocaleTimeString()}</span>
+            <span className="text-muted-foreground mr-2">
+              {new Date(h.at).toLocaleTimeString()}
+            </span>
             {h.sql.length > 200 ? `${h.sql.slice(0, 200)}…` : h.sql}
           </button>
         </li>

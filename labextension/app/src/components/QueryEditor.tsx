@@ -4,12 +4,16 @@ import {EditorView, keymap} from '@codemirror/view';
 import {CodeMirrorEditor} from '@sqlrooms/codemirror';
 import {useMemo, useRef} from 'react';
 import {useAppState} from '../appContext';
-import {statementToRun} from '../statements';
+import {errorMark, type ErrorMark} from '../errorMark';
+import {statementAt, type Statement} from '../statements';
 
 type Props = {
   value: string;
   onChange: (value: string) => void;
-  onRun: (sql: string) => void;
+  /** The statement under the cursor (or the selection), with where it starts. */
+  onRun: (statement: Statement) => void;
+  /** Where the last run's error is, to mark. */
+  errorMark?: ErrorMark | null;
 };
 
 /** Table and column names for completion, by bare and schema-qualified table name. */
@@ -28,7 +32,7 @@ function useCompletionSchema(): Record<string, string[]> {
   }, [tables]);
 }
 
-export function QueryEditor({value, onChange, onRun}: Props) {
+export function QueryEditor({value, onChange, onRun, errorMark: mark = null}: Props) {
   const schema = useCompletionSchema();
   const onRunRef = useRef(onRun);
   onRunRef.current = onRun;
@@ -43,15 +47,16 @@ export function QueryEditor({value, onChange, onRun}: Props) {
             preventDefault: true,
             run: (view) => {
               const {from, to} = view.state.selection.main;
-              const statement = statementToRun(view.state.doc.toString(), {from, to});
+              const statement = statementAt(view.state.doc.toString(), {from, to});
               if (statement) onRunRef.current(statement);
               return true;
             },
           },
         ]),
       ),
+      errorMark(mark),
     ],
-    [schema],
+    [schema, mark],
   );
   return (
     <CodeMirrorEditor

@@ -1,16 +1,14 @@
-import {
-  DataTableArrowPaginated,
-  DataTablePaginated,
-  makePagedQuery,
-  useArrowDataTable,
-} from '@sqlrooms/data-table';
+import {DataTableArrowPaginated, DataTablePaginated, useArrowDataTable} from '@sqlrooms/data-table';
 import {Button} from '@sqlrooms/ui';
 import type {PaginationState, SortingState} from '@tanstack/react-table';
 import type * as arrow from 'apache-arrow';
 import {useEffect, useState} from 'react';
 import {useApp} from '../appContext';
+import {commandDone} from '../outcome';
 import type {Run} from '../runs';
+import {countQuery, pagedQuery} from '../statements';
 import {DownloadButtons} from './DownloadButtons';
+import {Done, RunError} from './RunStatus';
 
 export const PAGE_SIZE = 100;
 
@@ -68,7 +66,6 @@ function useQuery(
       },
     );
     return () => abort.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [sql, progress, ...deps]);
   return {...outcome, cancel: () => controller?.abort()};
 }
@@ -118,14 +115,6 @@ function Running({onCancel, progress}: {onCancel: () => void; progress?: number}
   );
 }
 
-function ErrorBox({message}: {message: string}) {
-  return (
-    <pre role="alert" className="overflow-auto p-4 text-xs whitespace-pre-wrap text-red-500">
-      {message}
-    </pre>
-  );
-}
-
 type FooterProps = {run: Run; rows?: number; ms?: number; actions?: React.ReactNode};
 
 function Footer({run, rows, ms, actions}: FooterProps) {
@@ -151,13 +140,13 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
     setPagination((p) => ({...p, pageIndex: 0}));
   }, [run.sql, run.version]);
   // The page is the tab's main query: it reports progress; the count runs beside it.
-  const page = useQuery(makePagedQuery(run.sql, sorting, pagination), [run.version], {
+  const page = useQuery(pagedQuery(run.sql, sorting, pagination), [run.version], {
     progress: true,
   });
-  const count = useQuery(`SELECT count(*)::BIGINT AS n FROM (${run.sql})`, [run.version]);
+  const count = useQuery(countQuery(run.sql), [run.version]);
   const arrowData = useArrowDataTable(page.table);
   const rows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
-  if (page.error) return <ErrorBox message={page.error} />;
+  if (page.error) return <RunError run={run} message={page.error} wrapped />;
   if (!page.table && page.loading) {
     return <Running progress={page.progress} onCancel={() => (page.cancel(), count.cancel())} />;
   }
@@ -184,12 +173,13 @@ function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
   const outcome = useQuery(run.sql, [run.version], {progress: true});
   useEffect(() => {
     if (!outcome.loading && (outcome.table || outcome.error)) onDone();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [outcome.loading]);
-  if (outcome.error) return <ErrorBox message={outcome.error} />;
+  if (outcome.error) return <RunError run={run} message={outcome.error} />;
   if (outcome.loading || !outcome.table) {
     return <Running progress={outcome.progress} onCancel={outcome.cancel} />;
   }
+  const done = commandDone(outcome.table);
+  if (done) return <Done done={done} ms={outcome.ms} />;
   return (
     <DataTableArrowPaginated
       className="h-full"

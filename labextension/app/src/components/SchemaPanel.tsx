@@ -12,7 +12,8 @@ export function previewSql(table: TableNodeObject): string {
   return `FROM ${schema && schema !== 'main' ? `${quoted(schema)}.` : ''}${quoted(name)}`;
 }
 
-export function SchemaPanel({onPreview}: {onPreview: (sql: string) => void}) {
+/** `onPreview(sql, table)`: a click on a table asks for its preview. */
+export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string) => void}) {
   const schemaTrees = useAppState((s) => s.db.schemaTrees);
   const renderNode = (node: DbSchemaNode) => {
     const rendered = defaultRenderTableSchemaNode(node);
@@ -24,7 +25,7 @@ export function SchemaPanel({onPreview}: {onPreview: (sql: string) => void}) {
         data-testid="schema-table"
         data-table={table.table.table}
         title={`Preview ${table.table.table}`}
-        onClick={() => onPreview(previewSql(table))}
+        onClick={() => onPreview(previewSql(table), table.table.table)}
       >
         {rendered}
       </div>
