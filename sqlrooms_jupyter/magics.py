@@ -127,8 +127,9 @@ class SqlroomsMagics(Magics):
             Make a pandas or polars DataFrame, pyarrow Table or RecordBatchReader, or
             DuckDB relation queryable as NAME (default: the variable's name), by clients
             and by `duckdb.sql()` in cells. Sharing again replaces it and notifies channel
-            `table:NAME` with {"op": "replace"}; so does a cell that rebinds VAR, unless
-            --no-follow.
+            `table:NAME` with {"op": "replace"}; so does a cell that rebinds VAR (unless
+            --no-follow) or changes a shared DataFrame in place (`df.loc[0, "x"] = 1`,
+            `df["y"] = ...`; a frame over 100,000 values is checked on a sample of rows).
         %sqlrooms unshare NAME
             Remove it (notifies `table:NAME` with {"op": "drop"}).
         %sqlrooms notify CHANNEL JSON

@@ -156,7 +156,7 @@ def _after_cell(result: Any = None) -> None:
     server = current()
     if server is not None:
         server.invalidate_cache()
-        if server.follows and _hooked_shell is not None:
+        if (server.follows or server.watched) and _hooked_shell is not None:
             for note in server.refresh_followed(_hooked_shell.user_ns):
                 print(note)
 
