@@ -58,7 +58,7 @@ def start(
     The default port falls back to a free one when taken; `port=0` always
     picks a free one. `read_only`, `allowed_directories`, `memory_limit` and
     `threads` are DuckDB settings of the whole database (the notebook's cells
-    too), locked once set; see the README's sandbox section.
+    too), locked once set; see docs/security.md.
     """
     global _current
     running = current()
