@@ -4,6 +4,7 @@
  * does the querying; services come in through {@link IPanelServices}, so this
  * is tested with fakes.
  */
+import type { IDisposable } from '@lumino/disposable';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { IKernelChoice, IKernelDirectory } from './kernels';
 import type { IKernelServerStatus, ISqlRoomsApi } from './serverApi';
@@ -70,8 +71,30 @@ export class PanelModel {
       kernelId,
       server: kernelId ? { kind: 'checking' } : { kind: 'no-kernel' }
     });
+    // Asked once; again when the kernel says its server may have changed.
+    this.watch?.dispose();
+    this.watch = kernelId
+      ? this.services.kernels.watch(kernelId, () => void this.refreshStatus())
+      : null;
     if (kernelId) {
       await this.refreshStatus();
+    }
+  }
+
+  /**
+   * The kernels the server extension lists as running a server (a cheap list,
+   * never a 404): asks about the bound kernel when it disagrees with its state,
+   * e.g. a server started with `sqlrooms_jupyter.start()`, which prints nothing.
+   */
+  noticeListed(kernelIds: ReadonlySet<string>): void {
+    const kernelId = this._state.kernelId;
+    if (!kernelId) {
+      return;
+    }
+    const kind = this._state.server.kind;
+    const listed = kernelIds.has(kernelId);
+    if (listed ? kind === 'absent' || kind === 'error' : kind === 'running') {
+      void this.refreshStatus();
     }
   }
 
@@ -132,6 +155,7 @@ export class PanelModel {
       return;
     }
     this._isDisposed = true;
+    this.watch?.dispose();
     Signal.clearData(this);
   }
 
@@ -146,7 +170,13 @@ export class PanelModel {
   ): Promise<IKernelServerStatus | null> {
     const deadline = this.services.now() + START_TIMEOUT_MS;
     for (;;) {
-      const status = await this.services.api.kernelServerStatus(kernelId);
+      // The list first: asking a kernel without a server yet is a 404 in Jupyter's log.
+      const listed = (await this.services.api.listKernelServers()).some(
+        server => server.kernel_id === kernelId
+      );
+      const status = listed
+        ? await this.services.api.kernelServerStatus(kernelId)
+        : null;
       if (status || this.services.now() >= deadline || this._isDisposed) {
         return status;
       }
@@ -168,6 +198,7 @@ export class PanelModel {
 
   private _state: IPanelState;
   private _isDisposed = false;
+  private watch: IDisposable | null = null;
   private readonly _stateChanged = new Signal<PanelModel, IPanelState>(this);
 }
 
