@@ -54,3 +54,11 @@ def test_the_readme_opens_with_the_app_and_the_commands() -> None:
     assert "Auth and browser origins" not in readme
     assert "A sandbox for shared servers" not in readme
     assert "(docs/security.md)" in readme
+
+
+def test_magic_lines_in_the_docs_carry_no_comments() -> None:
+    """IPython passes a `# comment` after a line magic to the magic as arguments."""
+    for page in PAGES:
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
+            for line in block.splitlines():
+                assert not (line.startswith("%") and "#" in line), f"{page.name}: {line}"
