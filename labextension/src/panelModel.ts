@@ -106,7 +106,10 @@ export class PanelModel {
     }
     let status: IKernelServerStatus | null;
     try {
-      status = await this.services.api.kernelServerStatus(kernelId);
+      status =
+        this._state.server.kind === 'running'
+          ? await this.services.api.kernelServerStatus(kernelId)
+          : await this.listedStatus(kernelId);
     } catch (error) {
       if (kernelId === this._state.kernelId) {
         this.update({ server: { kind: 'error', message: messageOf(error) } });
@@ -170,18 +173,25 @@ export class PanelModel {
   ): Promise<IKernelServerStatus | null> {
     const deadline = this.services.now() + START_TIMEOUT_MS;
     for (;;) {
-      // The list first: asking a kernel without a server yet is a 404 in Jupyter's log.
-      const listed = (await this.services.api.listKernelServers()).some(
-        server => server.kernel_id === kernelId
-      );
-      const status = listed
-        ? await this.services.api.kernelServerStatus(kernelId)
-        : null;
+      const status = await this.listedStatus(kernelId);
       if (status || this.services.now() >= deadline || this._isDisposed) {
         return status;
       }
       await this.services.sleep(START_CHECK_INTERVAL_MS);
     }
+  }
+
+  /**
+   * The status of a kernel's server, asking the list of kernels with a server
+   * first: the status of a kernel without one is a 404 in Jupyter's log.
+   */
+  private async listedStatus(
+    kernelId: string
+  ): Promise<IKernelServerStatus | null> {
+    const servers = await this.services.api.listKernelServers();
+    return servers.some(server => server.kernel_id === kernelId)
+      ? this.services.api.kernelServerStatus(kernelId)
+      : null;
   }
 
   private onKernelsChanged(): void {

@@ -83,14 +83,29 @@ export class SqlRoomsStatusItem extends ReactWidget {
   /** Asks about the active kernel; true (poll on) while its server runs. */
   private async refresh(): Promise<boolean> {
     const kernelId = this.tracker.kernelId;
-    const status = kernelId
-      ? await this.api.kernelServerStatus(kernelId)
-      : null;
+    const status = kernelId ? await this.statusOf(kernelId) : null;
     if (kernelId === this.tracker.kernelId) {
       this.status = status;
       this.update();
     }
     return status !== null;
+  }
+
+  /**
+   * The server's status, or null. Unless it was running, the list of kernels
+   * with a server is asked first: the status of a kernel without one is a 404,
+   * which Jupyter logs as a warning.
+   */
+  private async statusOf(
+    kernelId: string
+  ): Promise<IKernelServerStatus | null> {
+    if (!this.status) {
+      const servers = await this.api.listKernelServers();
+      if (!servers.some(server => server.kernel_id === kernelId)) {
+        return null;
+      }
+    }
+    return this.api.kernelServerStatus(kernelId);
   }
 
   private readonly poll: RunningPoll;

@@ -58,10 +58,13 @@ class FakeKernels implements IKernelDirectory {
 
 class FakeApi implements ISqlRoomsApi {
   status: IKernelServerStatus | null = null;
+  /** Status requests: each one for a kernel without a server is a 404 in Jupyter's log. */
   statusRequests = 0;
+  listRequests = 0;
   async listKernelServers(): Promise<IKernelServerSummary[]> {
+    this.listRequests++;
     const status = await this.kernelServerStatus();
-    this.statusRequests--; // the list is not a status request
+    this.statusRequests--; // read for the list, not asked
     return status
       ? [{ kernel_id: status.kernel_id } as IKernelServerSummary]
       : [];
@@ -199,14 +202,16 @@ describe('PanelModel', () => {
     const model = makeModel(KERNEL);
     await settle();
     expect(model.state.server).toEqual({ kind: 'absent' });
-    expect(api.statusRequests).toBe(1);
+    // The list, not the kernel's status: no 404 in Jupyter's log.
+    expect([api.listRequests, api.statusRequests]).toEqual([1, 0]);
     model.noticeListed(new Set()); // the periodic list agrees: no question
-    expect(api.statusRequests).toBe(1);
+    await settle();
+    expect([api.listRequests, api.statusRequests]).toEqual([1, 0]);
 
     api.status = serverStatus(); // `%sqlrooms start` in the notebook
     kernels.signal(KERNEL);
     await settle();
-    expect(api.statusRequests).toBe(2);
+    expect([api.listRequests, api.statusRequests]).toEqual([2, 1]);
     expect(model.state.server.kind).toBe('running');
 
     api.status = null; // stopped from Python: only the list tells
