@@ -255,6 +255,8 @@ class SqlroomsMagics(Magics):
 
 
 def started_message(server: KernelServer) -> str:
+    # The JupyterLab extension listens for "SQLRooms server running at " and "SQLRooms server
+    # stopped." in a kernel's output (labextension/src/serverSignals.ts): keep these words.
     lines = [f"SQLRooms server running at {server.url}"]
     lines.append(f"  app: {server.direct_app_url}")
     lines += [f"  note: {note}" for note in server.notes]
