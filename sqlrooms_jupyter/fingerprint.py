@@ -25,6 +25,12 @@ def sampled_rows(rows: int, columns: int) -> Any:
     return np.unique(np.linspace(0, rows - 1, wanted).astype(np.int64))
 
 
+def is_sampled(obj: object) -> bool:
+    """Whether `fingerprint` hashes only some rows of this frame."""
+    shape = getattr(obj, "shape", None) if fingerprint(obj) is not None else None
+    return shape is not None and shape[0] * max(shape[1], 1) > CELL_BUDGET
+
+
 def fingerprint(obj: object) -> Hashable | None:
     """What changes when a pandas or polars frame is changed in place; None for objects that
     cannot be (Arrow tables, relations) or that are not loaded here."""

@@ -12,6 +12,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from . import notebook, widgets
 from .cli import parse_size
+from .fingerprint import is_sampled
 from .kernel import DEFAULT_PORT, KernelServer
 
 USAGE = """\
@@ -216,6 +217,12 @@ class SqlroomsMagics(Magics):
             raise UsageError(str(exc)) from None
         verb = "Replaced" if replaced else "Shared"
         print(f"{verb} {type(obj).__name__} as table '{name}'.")
+        if is_sampled(obj):
+            again = f"%sqlrooms share {args.variable}" + (f" --as {name}" if args.name else "")
+            print(
+                "  A change in place is noticed on a sample of its rows: after changing "
+                f"a few rows, run {again} again."
+            )
 
     def _unshare(self, args: argparse.Namespace) -> None:
         if not self._server().unshare(args.name):

@@ -396,9 +396,10 @@ def test_a_shared_frame_changed_in_place_is_re_shared(
         "%sqlrooms share sales\n"
         "fares = pl.DataFrame({'f': [1.5, 2.5]})\n"
         "%sqlrooms share fares --no-follow\n"
-        "big = pd.DataFrame({'k': range(300_000)})\n"
-        "%sqlrooms share big"
+        "big = pd.DataFrame({'k': range(300_000)})"
     ).check()
+    shared = kernel.run("%sqlrooms share big").check()
+    assert "run %sqlrooms share big again" in shared.stdout  # sampled: says how to refresh
     with Client(started.client_url) as client:
         for channel in ("table:sales", "table:fares"):
             client.send({"type": "subscribe", "channel": channel})
