@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ._version import __version__
@@ -303,24 +304,55 @@ def config_from_args(
     )
 
 
+@contextlib.contextmanager
+def held_back_logs() -> Iterator[list[logging.LogRecord]]:
+    """Hold what start-up logs, so that the output leads with the app's address: the caller
+    logs the held records after it (if start-up fails, they are logged at once)."""
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record)
+        return False
+
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
+        handler.addFilter(hold)
+    failed = True
+    try:
+        yield held
+        failed = False
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
+        if failed:
+            log_records(held)
+
+
+def log_records(records: list[logging.LogRecord]) -> None:
+    for record in records:
+        logging.getLogger(record.name).handle(record)
+
+
 async def serve(config: ServerConfig) -> bool:
     """Serve until SIGINT/SIGTERM; True if queries were left blocked in reads."""
-    for warning in risk_warnings(config):
-        log.warning("%s", warning)
     server = SqlroomsServer(config)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    with held_back_logs() as held:
+        await server.start()
+    app = server.url.replace("ws://", "http://", 1) + "app/"
+    log.info("SQLRooms app: %s%s", app, "#token=<your token>" if config.auth_token else "")
     log.info(
         "SQLRooms server listening at %s (database %s)%s",
         server.url,
         config.engine.db_path,
         ", token required" if config.auth_token else "",
     )
-    app = server.url.replace("ws://", "http://", 1) + "app/"
-    log.info("SQLRooms app: %s%s", app, "#token=<your token>" if config.auth_token else "")
+    log_records(held)  # e.g. an extension that could not be loaded offline
+    for warning in risk_warnings(config):
+        log.warning("%s", warning)
     await stop.wait()
     log.info("shutting down")
     await server.stop()

@@ -136,6 +136,15 @@ class QueryWebSocket(ServerHandler, tornado.websocket.WebSocketHandler):
             valid = security.tokens_match(token, config.auth_token)
             self._token_state = "valid" if valid else "invalid"
 
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        # A browser opening the server's address wants the app, not a WebSocket error.
+        # The query (a `?token=`) is dropped: the Location never carries it.
+        upgrade = self.request.headers.get("Upgrade", "").lower() == "websocket"
+        if not upgrade and not self.relay and self.request.path == "/":
+            self.redirect("/app/", permanent=False)
+            return
+        await super().get(*args, **kwargs)
+
     def check_origin(self, origin: str) -> bool:
         origins = self.server.config.allow_origins
         allowed = (

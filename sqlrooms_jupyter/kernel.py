@@ -16,12 +16,14 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from .background import ServerThread
+from .fingerprint import fingerprint
 from .server import ServerConfig, SqlroomsServer
 
 DEFAULT_PORT = 4000
@@ -121,6 +123,8 @@ class KernelServer:
         self._switch_interval = sys.getswitchinterval()
         # Shares that follow a notebook variable: name -> (variable, the object shared).
         self.follows: dict[str, tuple[str, object]] = {}
+        # Shared frames a cell could change in place: name -> (the object, its fingerprint).
+        self.watched: dict[str, tuple[object, Hashable]] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -256,10 +260,16 @@ class KernelServer:
             self.follows[name] = (follow, obj)
         else:
             self.follows.pop(name, None)
+        mark = fingerprint(obj)
+        if mark is not None:
+            self.watched[name] = (obj, mark)
+        else:
+            self.watched.pop(name, None)
         return replaced
 
     def unshare(self, name: str) -> bool:
         self.follows.pop(name, None)
+        self.watched.pop(name, None)
         removed = self.server.unshare(name)
         if removed and self.connection is not None:
             with contextlib.suppress(duckdb.Error):
@@ -267,7 +277,8 @@ class KernelServer:
         return removed
 
     def refresh_followed(self, namespace: dict[str, Any]) -> list[str]:
-        """Re-share every followed variable a cell rebound; returns what to tell the user."""
+        """After a cell: re-share every followed variable it rebound and every shared frame
+        it changed in place (clients hear `replace` either way); returns what to tell the user."""
         notes = []
         for name, (variable, shared) in list(self.follows.items()):
             current = namespace.get(variable, shared)
@@ -277,9 +288,21 @@ class KernelServer:
                 self.share(name, current, follow=variable)
             except ValueError as exc:
                 del self.follows[name]
+                self.watched.pop(name, None)
                 notes.append(f"SQLRooms: stopped following '{variable}' for '{name}': {exc}")
             else:
                 notes.append(f"SQLRooms: re-shared '{variable}' as '{name}'.")
+        for name, (shared, mark) in list(self.watched.items()):
+            if fingerprint(shared) == mark:
+                continue
+            follow = self.follows.get(name, (None, None))[0]
+            try:
+                self.share(name, shared, follow=follow)
+            except ValueError as exc:  # e.g. a column of a type DuckDB cannot scan
+                self.watched.pop(name, None)
+                notes.append(f"SQLRooms: '{name}' changed and cannot be shared any more: {exc}")
+            else:
+                notes.append(f"SQLRooms: '{name}' changed in place; re-shared.")
         return notes
 
     def notify(self, channel: str, payload: Any) -> int:

@@ -12,6 +12,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from . import notebook, widgets
 from .cli import parse_size
+from .fingerprint import is_sampled
 from .kernel import DEFAULT_PORT, KernelServer
 
 USAGE = """\
@@ -127,8 +128,9 @@ class SqlroomsMagics(Magics):
             Make a pandas or polars DataFrame, pyarrow Table or RecordBatchReader, or
             DuckDB relation queryable as NAME (default: the variable's name), by clients
             and by `duckdb.sql()` in cells. Sharing again replaces it and notifies channel
-            `table:NAME` with {"op": "replace"}; so does a cell that rebinds VAR, unless
-            --no-follow.
+            `table:NAME` with {"op": "replace"}; so does a cell that rebinds VAR (unless
+            --no-follow) or changes a shared DataFrame in place (`df.loc[0, "x"] = 1`,
+            `df["y"] = ...`; a frame over 100,000 values is checked on a sample of rows).
         %sqlrooms unshare NAME
             Remove it (notifies `table:NAME` with {"op": "drop"}).
         %sqlrooms notify CHANNEL JSON
@@ -215,6 +217,12 @@ class SqlroomsMagics(Magics):
             raise UsageError(str(exc)) from None
         verb = "Replaced" if replaced else "Shared"
         print(f"{verb} {type(obj).__name__} as table '{name}'.")
+        if is_sampled(obj):
+            again = f"%sqlrooms share {args.variable}" + (f" --as {name}" if args.name else "")
+            print(
+                "  A change in place is noticed on a sample of its rows: after changing "
+                f"a few rows, run {again} again."
+            )
 
     def _unshare(self, args: argparse.Namespace) -> None:
         if not self._server().unshare(args.name):
@@ -254,6 +262,8 @@ class SqlroomsMagics(Magics):
 
 
 def started_message(server: KernelServer) -> str:
+    # The JupyterLab extension listens for "SQLRooms server running at " and "SQLRooms server
+    # stopped." in a kernel's output (labextension/src/serverSignals.ts): keep these words.
     lines = [f"SQLRooms server running at {server.url}"]
     lines.append(f"  app: {server.direct_app_url}")
     lines += [f"  note: {note}" for note in server.notes]

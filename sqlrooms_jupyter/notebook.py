@@ -58,7 +58,7 @@ def start(
     The default port falls back to a free one when taken; `port=0` always
     picks a free one. `read_only`, `allowed_directories`, `memory_limit` and
     `threads` are DuckDB settings of the whole database (the notebook's cells
-    too), locked once set; see the README's sandbox section.
+    too), locked once set; see docs/security.md.
     """
     global _current
     running = current()
@@ -156,7 +156,7 @@ def _after_cell(result: Any = None) -> None:
     server = current()
     if server is not None:
         server.invalidate_cache()
-        if server.follows and _hooked_shell is not None:
+        if (server.follows or server.watched) and _hooked_shell is not None:
             for note in server.refresh_followed(_hooked_shell.user_ns):
                 print(note)
 

@@ -387,6 +387,48 @@ def test_shares_follow_their_variable_and_work_in_cells(
     assert gone.error is not None and "rides does not exist" in gone.error["evalue"]
 
 
+def test_a_shared_frame_changed_in_place_is_re_shared(
+    kernel: RunningKernel, started: StartedServer
+) -> None:
+    kernel.run(
+        "import pandas as pd, polars as pl\n"
+        "sales = pd.DataFrame({'x': [1, 2, 3]})\n"
+        "%sqlrooms share sales\n"
+        "fares = pl.DataFrame({'f': [1.5, 2.5]})\n"
+        "%sqlrooms share fares --no-follow\n"
+        "big = pd.DataFrame({'k': range(300_000)})"
+    ).check()
+    shared = kernel.run("%sqlrooms share big").check()
+    assert "run %sqlrooms share big again" in shared.stdout  # sampled: says how to refresh
+    with Client(started.client_url) as client:
+        for channel in ("table:sales", "table:fares"):
+            client.send({"type": "subscribe", "channel": channel})
+            client.recv_json()
+        quiet = kernel.run("n = len(sales)").check()  # reading a frame changes nothing
+        assert "SQLRooms" not in quiet.stdout
+
+        out = kernel.run("sales.loc[0, 'x'] = 100").check()
+        assert "'sales' changed in place; re-shared" in out.stdout
+        assert client.recv_json() == {
+            "type": "notify",
+            "channel": "table:sales",
+            "payload": {"op": "replace"},
+        }
+        kernel.run("sales['y'] = sales['x'] * 2").check()
+        assert client.recv_json()["channel"] == "table:sales"
+        rows = client.query("select sum(x) x, sum(y) y from sales", kind="json")
+        assert rows == [{"x": 105, "y": 210}]
+
+        kernel.run("fares[0, 'f'] = 10.0").check()
+        assert client.recv_json()["channel"] == "table:fares"
+        assert client.query("select sum(f) f from fares", kind="json") == [{"f": 12.5}]
+
+        # A big frame is sampled (its first row among them), within a bounded cost.
+        out = kernel.run("big.loc[0, 'k'] = -1").check()
+        assert "'big' changed in place" in out.stdout
+    kernel.run("%sqlrooms unshare sales\n%sqlrooms unshare fares\n%sqlrooms unshare big").check()
+
+
 def test_gil_switch_interval_is_short_while_serving(kernel: RunningKernel) -> None:
     before = kernel.run("import sys; print(sys.getswitchinterval())").check().stdout.strip()
     kernel.start_server()

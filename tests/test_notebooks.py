@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
+import sys
 from pathlib import Path
 
 import nbclient
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def outputs_text(notebook: nbformat.NotebookNode) -> str:
@@ -38,3 +43,36 @@ def test_quickstart_runs_top_to_bottom(tmp_path: Path) -> None:
     assert '[{"n":6}]' in text
     assert "shared objects     trips" in text
     assert "SQLRooms server stopped." in text
+
+
+def normal(name: str) -> str:
+    """A distribution's name as pip compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_lab_extra_brings_what_the_quickstart_imports() -> None:
+    """`pip install '.[lab]'` and the quickstart runs: each module it imports comes from the
+    package's dependencies or its `lab` extra (the standard library aside)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["lab"]
+    provided = {normal(re.split(r"[\[<>=!~ ]", r, maxsplit=1)[0]) for r in requirements}
+    provided.add(normal(project["name"]))
+    notebook = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    modules = set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        python = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+        for node in ast.walk(ast.parse(python)):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules.add(node.module.split(".")[0])
+    distributions = importlib.metadata.packages_distributions()
+    missing = {
+        module
+        for module in modules - set(sys.stdlib_module_names)
+        if not {normal(d) for d in distributions.get(module, [module])} & provided
+    }
+    assert not missing, f"the quickstart imports {missing}, which [lab] does not install"

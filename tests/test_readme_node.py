@@ -1,7 +1,8 @@
-"""The README's Node snippet for the official JS client, run as written against a real server.
+"""The Node snippet for the official JS client (docs/js-clients.md), run as written against a
+real server.
 
-The files are taken from the README itself (the fenced blocks after `<!-- node-client: NAME -->`),
-so the README and this test cannot drift apart.
+The files are taken from the page itself (the fenced blocks after `<!-- node-client: NAME -->`),
+so the documentation and this test cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,28 +17,28 @@ import pytest
 
 from .support import ServerProcess
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "js-clients.md"
 BLOCK = re.compile(r"<!-- node-client: (\S+) -->\n```\w*\n(.*?)\n```", re.S)
 TOKEN = "readme-node-token"
 
 
-def readme_blocks() -> dict[str, str]:
-    return {name: text + "\n" for name, text in BLOCK.findall(README.read_text())}
+def page_blocks() -> dict[str, str]:
+    return {name: text + "\n" for name, text in BLOCK.findall(PAGE.read_text())}
 
 
-def test_the_readme_has_the_node_snippet() -> None:
-    blocks = readme_blocks()
+def test_the_page_has_the_node_snippet() -> None:
+    blocks = page_blocks()
     assert set(blocks) == {"package.json", "query.mjs", "output"}
     assert "createWebSocketDuckDbConnector" in blocks["query.mjs"]
 
 
-def test_the_readme_node_snippet_works_as_written(
+def test_the_node_snippet_works_as_written(
     start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are required (not found on PATH)")
-    blocks = readme_blocks()
+    blocks = page_blocks()
     project = tmp_path / "node-client"
     project.mkdir()
     for name in ("package.json", "query.mjs"):

@@ -8,9 +8,11 @@ fixtures apply to this module only.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import re
 import sys
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from tornado.httpclient import HTTPClientError
 from sqlrooms_jupyter import webapp
 from sqlrooms_jupyter.webapp import APP_DIR, IMMUTABLE, app_routes, resolve
 
-from .support import free_port
+from .support import ServerProcess, free_port
+from .unit.polling import wait_until
 
 BUILT = webapp.is_built()
 needs_build = pytest.mark.skipif(not BUILT, reason="the app is not built (pip install -e .)")
@@ -244,3 +247,42 @@ def test_jupyter_app_route_refuses_traversal(
             assert response.code in (400, 404), (path, response.code)
 
     run(jp_asyncio_loop, body())
+
+
+# --- the standalone server: a browser at its address finds the app ----------------------------
+
+
+def get_without_following(url: str, host: str | None = None) -> http.client.HTTPResponse:
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    connection.request("GET", target, headers={"Host": host} if host else {})
+    response = connection.getresponse()
+    response.read()
+    return response
+
+
+def test_a_browser_at_the_servers_address_is_sent_to_the_app(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server("--auth-token", "root-redirect-secret")
+    response = get_without_following(server.http + "/?token=root-redirect-secret")
+    assert response.status == 302
+    assert response.getheader("Location") == "/app/"
+    # The Host check still comes first; WebSocket upgrades at / and /ws/duckdb still work.
+    assert get_without_following(server.http + "/", host="evil.example").status == 403
+    for path in ("/", "/ws/duckdb"):
+        with server.client(f"{path}?token=root-redirect-secret") as client:
+            assert client.query("select 1 as x", kind="json") == [{"x": 1}]
+    assert "root-redirect-secret" not in server.log()
+
+
+def test_start_up_output_leads_with_the_apps_address(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    # An extension that cannot load (as httpfs offline): its warning comes after the address.
+    server = start_server(extensions="nosuchext@/no-such-repository")
+    wait_until(lambda: "nosuchext" in server.log(), timeout=10)
+    lines = server.log().splitlines()
+    assert f"SQLRooms app: {server.http}/app/" in lines[0], lines
+    assert "nosuchext" in "\n".join(lines[2:]), lines

@@ -4,13 +4,15 @@
  */
 import {
   ILabShell,
+  ILayoutRestorer,
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
   ICommandPalette,
   IThemeManager,
-  ToolbarButton
+  ToolbarButton,
+  WidgetTracker
 } from '@jupyterlab/apputils';
 import type {
   DocumentRegistry,
@@ -24,8 +26,11 @@ import { NotebookCellInserter } from './insertCell';
 import { NotebookAppState } from './notebookState';
 import { sqlroomsIcon } from './icon';
 import { KernelDirectory } from './kernels';
+import type { SqlRoomsMainArea } from './panelFactory';
 import { SqlRoomsPanels } from './panels';
 import { SqlRoomsApi } from './serverApi';
+// The status bar item shows as JupyterLab starts: activation needs it at once.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { SqlRoomsStatusItem } from './statusItem';
 
 const PLUGIN_ID = 'sqlrooms-jupyter:plugin';
@@ -46,7 +51,8 @@ function activate(
   labShell: ILabShell | null,
   palette: ICommandPalette | null,
   statusBar: IStatusBar | null,
-  themeManager: IThemeManager | null
+  themeManager: IThemeManager | null,
+  restorer: ILayoutRestorer | null
 ): void {
   const settings = ServerConnection.makeSettings();
   const api = new SqlRoomsApi(settings);
@@ -56,13 +62,16 @@ function activate(
     app.shell.currentWidget
   );
   const statusItem = statusBar
-    ? new SqlRoomsStatusItem(activeKernel, api, () => {
+    ? new SqlRoomsStatusItem(activeKernel, api, kernels, () => {
         void app.commands.execute(
           CommandIDs.open,
           openArgs(activeKernel.kernelId)
         );
       })
     : null;
+  const tracker = new WidgetTracker<SqlRoomsMainArea>({
+    namespace: 'sqlrooms'
+  });
   const inserter = new NotebookCellInserter(app);
   const notebookState = new NotebookAppState(inserter);
   const panels = new SqlRoomsPanels({
@@ -83,7 +92,14 @@ function activate(
       loadState: kernelId => notebookState.load(kernelId),
       saveState: (kernelId, state) => notebookState.save(kernelId, state)
     },
-    onServerChanged: () => statusItem?.refreshNow()
+    onServerChanged: () => statusItem?.refreshNow(),
+    tracker
+  });
+  // Open panels come back after a reload, bound to the same kernels.
+  void restorer?.restore(tracker, {
+    command: CommandIDs.open,
+    args: panel => openArgs(boundKernel(panel)),
+    name: panel => boundKernel(panel) ?? 'no-kernel'
   });
 
   app.commands.addCommand(CommandIDs.open, {
@@ -128,6 +144,10 @@ function activate(
   }
 }
 
+function boundKernel(panel: SqlRoomsMainArea): string | null {
+  return panel.content.model.state.kernelId;
+}
+
 /** "SQLRooms" in every notebook's toolbar, bound to that notebook's kernel. */
 class NotebookToolbarButton implements DocumentRegistry.IWidgetExtension<
   IDocumentWidget,
@@ -162,7 +182,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     "SQLRooms panel: browse and query a kernel's DuckDB tables and shared dataframes.",
   autoStart: true,
-  optional: [ILabShell, ICommandPalette, IStatusBar, IThemeManager],
+  optional: [
+    ILabShell,
+    ICommandPalette,
+    IStatusBar,
+    IThemeManager,
+    ILayoutRestorer
+  ],
   activate
 };
 

@@ -1,8 +1,14 @@
 /**
  * Running kernels to pick from, and starting a SQLRooms server in one.
  */
-import type { ServiceManager, KernelMessage } from '@jupyterlab/services';
+import type {
+  Kernel,
+  KernelMessage,
+  ServiceManager
+} from '@jupyterlab/services';
+import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { Signal, type ISignal } from '@lumino/signaling';
+import { announcesServerChange, endsServer } from './serverSignals';
 
 /** A running kernel the panel can bind to. */
 export interface IKernelChoice {
@@ -17,6 +23,17 @@ export interface IKernelDirectory {
   readonly changed: ISignal<IKernelDirectory, void>;
   /** Runs the start magics in the kernel; rejects with what the kernel printed on failure. */
   startSqlRooms(kernelId: string): Promise<void>;
+  /**
+   * Calls `onChange` when the kernel's SQLRooms server may have started or
+   * stopped: `%sqlrooms start`/`stop` printed, or the kernel restarted or died.
+   */
+  watch(kernelId: string, onChange: () => void): IDisposable;
+}
+
+/** One kernel connection per watched kernel, shared by its watchers. */
+interface IWatchedKernel {
+  readonly connection: Kernel.IKernelConnection;
+  readonly listeners: Set<() => void>;
 }
 
 /** The code the "Start" button runs in the kernel. */
@@ -84,11 +101,54 @@ export class KernelDirectory implements IKernelDirectory {
     }
   }
 
+  watch(kernelId: string, onChange: () => void): IDisposable {
+    const watched = this.watched.get(kernelId) ?? this.connectWatch(kernelId);
+    watched.listeners.add(onChange);
+    return new DisposableDelegate(() => {
+      watched.listeners.delete(onChange);
+      if (watched.listeners.size === 0) {
+        this.watched.delete(kernelId);
+        watched.connection.dispose(); // closes our socket; the kernel runs on
+      }
+    });
+  }
+
+  private connectWatch(kernelId: string): IWatchedKernel {
+    // A kernel the manager has not listed yet (JupyterLab starting) is watched all the same.
+    const model = [...this.services.kernels.running()].find(
+      kernel => kernel.id === kernelId
+    ) ?? { id: kernelId, name: '' };
+    const connection = this.services.kernels.connectTo({
+      model,
+      handleComms: false
+    });
+    const watched: IWatchedKernel = { connection, listeners: new Set() };
+    const emit = (): void => watched.listeners.forEach(listener => listener());
+    let restarting = false;
+    connection.iopubMessage.connect((_kernel, message) => {
+      if (announcesServerChange(message)) {
+        emit();
+      }
+    });
+    connection.statusChanged.connect((_kernel, status) => {
+      if (endsServer(status)) {
+        restarting = true;
+        emit();
+      } else if (restarting && status === 'idle') {
+        restarting = false; // back: ask once more (a start cell may have run)
+        emit();
+      }
+    });
+    this.watched.set(kernelId, watched);
+    return watched;
+  }
+
   private emitChanged(): void {
     this._changed.emit();
   }
 
   private readonly _changed = new Signal<IKernelDirectory, void>(this);
+  private readonly watched = new Map<string, IWatchedKernel>();
 }
 
 function printedText(message: KernelMessage.IIOPubMessage): string | null {

@@ -1,16 +1,17 @@
 /**
  * The SQLRooms main-area panel: a React view of a {@link PanelModel}, and the
- * polling that keeps its server status current.
+ * polling of the list of kernels with a server (the kernel picker's marks; it
+ * also catches a server started from Python, which the kernel does not announce).
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
 import React from 'react';
+import { RunningPoll } from './runningPoll';
 import { SqlRoomsView } from './components/SqlRoomsView';
 import type { IAppHost } from './appHost';
 import type { PanelModel } from './panelModel';
 import type { ISqlRoomsApi } from './serverApi';
 
-/** How often the panel asks the server extension for status. */
+/** How often the panel asks the server extension which kernels run a server. */
 export const STATUS_INTERVAL_MS = 5000;
 
 export class SqlRoomsPanel extends ReactWidget {
@@ -22,12 +23,8 @@ export class SqlRoomsPanel extends ReactWidget {
     super();
     this.addClass('jp-SqlRooms');
     host.themeChanged?.connect(this.onThemeChanged, this);
-    this.poll = new Poll({
-      factory: () => this.refresh(),
-      frequency: { interval: STATUS_INTERVAL_MS, backoff: true, max: 60_000 },
-      standby: 'when-hidden',
-      name: 'sqlrooms-jupyter:panel-status'
-    });
+    this.poll = new RunningPoll(() => this.refresh(), STATUS_INTERVAL_MS);
+    this.poll.refresh();
   }
 
   dispose(): void {
@@ -54,19 +51,18 @@ export class SqlRoomsPanel extends ReactWidget {
     this.update();
   }
 
-  private async refresh(): Promise<void> {
-    const [servers] = await Promise.all([
-      this.api.listKernelServers(),
-      this.model.refreshStatus()
-    ]);
+  private async refresh(): Promise<boolean> {
+    const servers = await this.api.listKernelServers();
     const ids = new Set(servers.map(server => server.kernel_id));
     if (!sameIds(ids, this.kernelsWithServer)) {
       this.kernelsWithServer = ids;
       this.update();
     }
+    this.model.noticeListed(ids);
+    return true;
   }
 
-  private readonly poll: Poll;
+  private readonly poll: RunningPoll;
   private kernelsWithServer: ReadonlySet<string> = new Set();
 }
 

@@ -4,6 +4,7 @@
  * does the querying; services come in through {@link IPanelServices}, so this
  * is tested with fakes.
  */
+import type { IDisposable } from '@lumino/disposable';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { IKernelChoice, IKernelDirectory } from './kernels';
 import type { IKernelServerStatus, ISqlRoomsApi } from './serverApi';
@@ -70,8 +71,30 @@ export class PanelModel {
       kernelId,
       server: kernelId ? { kind: 'checking' } : { kind: 'no-kernel' }
     });
+    // Asked once; again when the kernel says its server may have changed.
+    this.watch?.dispose();
+    this.watch = kernelId
+      ? this.services.kernels.watch(kernelId, () => void this.refreshStatus())
+      : null;
     if (kernelId) {
       await this.refreshStatus();
+    }
+  }
+
+  /**
+   * The kernels the server extension lists as running a server (a cheap list,
+   * never a 404): asks about the bound kernel when it disagrees with its state,
+   * e.g. a server started with `sqlrooms_jupyter.start()`, which prints nothing.
+   */
+  noticeListed(kernelIds: ReadonlySet<string>): void {
+    const kernelId = this._state.kernelId;
+    if (!kernelId) {
+      return;
+    }
+    const kind = this._state.server.kind;
+    const listed = kernelIds.has(kernelId);
+    if (listed ? kind === 'absent' || kind === 'error' : kind === 'running') {
+      void this.refreshStatus();
     }
   }
 
@@ -83,7 +106,10 @@ export class PanelModel {
     }
     let status: IKernelServerStatus | null;
     try {
-      status = await this.services.api.kernelServerStatus(kernelId);
+      status =
+        this._state.server.kind === 'running'
+          ? await this.services.api.kernelServerStatus(kernelId)
+          : await this.listedStatus(kernelId);
     } catch (error) {
       if (kernelId === this._state.kernelId) {
         this.update({ server: { kind: 'error', message: messageOf(error) } });
@@ -132,6 +158,7 @@ export class PanelModel {
       return;
     }
     this._isDisposed = true;
+    this.watch?.dispose();
     Signal.clearData(this);
   }
 
@@ -146,12 +173,25 @@ export class PanelModel {
   ): Promise<IKernelServerStatus | null> {
     const deadline = this.services.now() + START_TIMEOUT_MS;
     for (;;) {
-      const status = await this.services.api.kernelServerStatus(kernelId);
+      const status = await this.listedStatus(kernelId);
       if (status || this.services.now() >= deadline || this._isDisposed) {
         return status;
       }
       await this.services.sleep(START_CHECK_INTERVAL_MS);
     }
+  }
+
+  /**
+   * The status of a kernel's server, asking the list of kernels with a server
+   * first: the status of a kernel without one is a 404 in Jupyter's log.
+   */
+  private async listedStatus(
+    kernelId: string
+  ): Promise<IKernelServerStatus | null> {
+    const servers = await this.services.api.listKernelServers();
+    return servers.some(server => server.kernel_id === kernelId)
+      ? this.services.api.kernelServerStatus(kernelId)
+      : null;
   }
 
   private onKernelsChanged(): void {
@@ -168,6 +208,7 @@ export class PanelModel {
 
   private _state: IPanelState;
   private _isDisposed = false;
+  private watch: IDisposable | null = null;
   private readonly _stateChanged = new Signal<PanelModel, IPanelState>(this);
 }
 

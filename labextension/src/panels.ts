@@ -3,6 +3,7 @@
  * creates them is loaded on first use.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
+import type { WidgetTracker } from '@jupyterlab/apputils';
 import type { ServerConnection } from '@jupyterlab/services';
 import type { IAppHost } from './appHost';
 import type { IKernelDirectory } from './kernels';
@@ -17,6 +18,8 @@ export interface ISqlRoomsPanelsOptions {
   host: IAppHost;
   /** A panel's server started, stopped or failed. */
   onServerChanged(): void;
+  /** Open panels, for the layout restorer (saved again when a panel changes kernel). */
+  tracker?: WidgetTracker<SqlRoomsMainArea>;
 }
 
 export class SqlRoomsPanels {
@@ -35,16 +38,23 @@ export class SqlRoomsPanels {
 
   private add(widget: SqlRoomsMainArea): SqlRoomsMainArea {
     const model = widget.content.model;
+    const tracker = this.options.tracker;
     let serverKind = model.state.server.kind;
+    let kernelId = model.state.kernelId;
     model.stateChanged.connect((_model, state) => {
       if (state.server.kind !== serverKind) {
         serverKind = state.server.kind;
         this.options.onServerChanged();
       }
+      if (state.kernelId !== kernelId) {
+        kernelId = state.kernelId;
+        void tracker?.save(widget);
+      }
     });
     this.panels.add(widget);
     widget.disposed.connect(() => this.panels.delete(widget));
     this.options.shell.add(widget, 'main', { mode: 'split-right' });
+    void tracker?.add(widget);
     return widget;
   }
 

@@ -1,13 +1,17 @@
 /**
  * Status bar item: whether the active notebook's kernel runs a SQLRooms
- * server, and how many clients are connected to it.
+ * server, and how many apps are connected to it. It polls only a running
+ * server (for the count); a kernel without one is asked once, then again when
+ * the kernel says something changed (`%sqlrooms start`, a restart).
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
+import type { IDisposable } from '@lumino/disposable';
 import React from 'react';
 import type { ActiveKernelTracker } from './activeKernel';
+import type { IKernelDirectory } from './kernels';
+import { RunningPoll } from './runningPoll';
 import type { IKernelServerStatus, ISqlRoomsApi } from './serverApi';
-import { summarize, summaryText } from './statusSummary';
+import { summarize, summaryText, summaryTitle } from './statusSummary';
 
 export const STATUS_BAR_INTERVAL_MS = 3000;
 
@@ -15,21 +19,14 @@ export class SqlRoomsStatusItem extends ReactWidget {
   constructor(
     private readonly tracker: ActiveKernelTracker,
     private readonly api: ISqlRoomsApi,
+    private readonly kernels: IKernelDirectory,
     private readonly onOpen: () => void
   ) {
     super();
     this.addClass('jp-SqlRooms-statusItem');
-    this.poll = new Poll({
-      factory: () => this.refresh(),
-      frequency: {
-        interval: STATUS_BAR_INTERVAL_MS,
-        backoff: true,
-        max: 60_000
-      },
-      standby: 'when-hidden',
-      name: 'sqlrooms-jupyter:status-bar'
-    });
+    this.poll = new RunningPoll(() => this.refresh(), STATUS_BAR_INTERVAL_MS);
     tracker.changed.connect(this.onKernelChanged, this);
+    this.onKernelChanged();
   }
 
   /** Whether the status bar should show the item. */
@@ -39,7 +36,7 @@ export class SqlRoomsStatusItem extends ReactWidget {
 
   /** Asks again now, e.g. because a panel just started or lost a server. */
   refreshNow(): void {
-    void this.poll.refresh();
+    this.poll.refresh();
   }
 
   dispose(): void {
@@ -47,6 +44,7 @@ export class SqlRoomsStatusItem extends ReactWidget {
       return;
     }
     this.tracker.changed.disconnect(this.onKernelChanged, this);
+    this.watch?.dispose();
     this.poll.dispose();
     super.dispose();
   }
@@ -57,7 +55,7 @@ export class SqlRoomsStatusItem extends ReactWidget {
       <button
         className="jp-SqlRooms-statusButton"
         data-state={summary.kind}
-        title="Open SQLRooms for this kernel"
+        title={summaryTitle(summary)}
         onClick={this.onOpen}
       >
         <span
@@ -69,23 +67,50 @@ export class SqlRoomsStatusItem extends ReactWidget {
   }
 
   private onKernelChanged(): void {
+    const kernelId = this.tracker.kernelId;
+    if (kernelId !== this.watchedKernelId) {
+      this.watch?.dispose();
+      this.watchedKernelId = kernelId;
+      this.watch = kernelId
+        ? this.kernels.watch(kernelId, () => this.refreshNow())
+        : null;
+    }
     this.status = undefined;
     this.update();
     this.refreshNow();
   }
 
-  private async refresh(): Promise<void> {
+  /** Asks about the active kernel; true (poll on) while its server runs. */
+  private async refresh(): Promise<boolean> {
     const kernelId = this.tracker.kernelId;
-    const status = kernelId
-      ? await this.api.kernelServerStatus(kernelId)
-      : null;
+    const status = kernelId ? await this.statusOf(kernelId) : null;
     if (kernelId === this.tracker.kernelId) {
       this.status = status;
       this.update();
     }
+    return status !== null;
   }
 
-  private readonly poll: Poll;
+  /**
+   * The server's status, or null. Unless it was running, the list of kernels
+   * with a server is asked first: the status of a kernel without one is a 404,
+   * which Jupyter logs as a warning.
+   */
+  private async statusOf(
+    kernelId: string
+  ): Promise<IKernelServerStatus | null> {
+    if (!this.status) {
+      const servers = await this.api.listKernelServers();
+      if (!servers.some(server => server.kernel_id === kernelId)) {
+        return null;
+      }
+    }
+    return this.api.kernelServerStatus(kernelId);
+  }
+
+  private readonly poll: RunningPoll;
+  private watch: IDisposable | null = null;
+  private watchedKernelId: string | null = null;
   /** `undefined` until the first answer for the current kernel. */
   private status: IKernelServerStatus | null | undefined = undefined;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatCount, formatDuration } from '../format';
-import { summarize, summaryText } from '../statusSummary';
+import { summarize, summaryText, summaryTitle } from '../statusSummary';
 import type { IKernelServerStatus } from '../serverApi';
 
 describe('formatDuration', () => {
@@ -35,5 +35,22 @@ describe('status bar summary', () => {
       summaryText(summarize('k', { connections: 1 } as IKernelServerStatus))
     ).toBe('SQLRooms: 1 client');
     expect(summaryText(summarize('k', undefined))).toBe('SQLRooms: …');
+  });
+
+  it('counts apps, not their sockets', () => {
+    // One app open: four sockets, one subscription to the catalog channel.
+    const oneApp = {
+      connections: 4,
+      channels: { catalog: 1, 'table:trips': 1 }
+    } as unknown as IKernelServerStatus;
+    expect(summaryText(summarize('k', oneApp))).toBe('SQLRooms: 1 app');
+    expect(summaryTitle(summarize('k', oneApp))).toContain(
+      '4 WebSocket connections'
+    );
+    const twoApps = {
+      connections: 7,
+      channels: { catalog: 2 }
+    } as unknown as IKernelServerStatus;
+    expect(summaryText(summarize('k', twoApps))).toBe('SQLRooms: 2 apps');
   });
 });

@@ -1,3 +1,4 @@
+import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IKernelChoice, IKernelDirectory } from '../kernels';
@@ -6,7 +7,11 @@ import {
   START_TIMEOUT_MS,
   type IPanelServices
 } from '../panelModel';
-import type { IKernelServerStatus, ISqlRoomsApi } from '../serverApi';
+import type {
+  IKernelServerStatus,
+  IKernelServerSummary,
+  ISqlRoomsApi
+} from '../serverApi';
 
 const KERNEL = 'kernel-1';
 
@@ -28,6 +33,8 @@ class FakeKernels implements IKernelDirectory {
   kernels: IKernelChoice[] = [{ id: KERNEL, label: 'analysis.ipynb' }];
   readonly changed: Signal<IKernelDirectory, void> = new Signal(this);
   start: (kernelId: string) => Promise<void> = async () => undefined;
+  /** The watchers of each kernel: call them as the kernel would signal. */
+  readonly watchers = new Map<string, Set<() => void>>();
 
   running(): IKernelChoice[] {
     return this.kernels;
@@ -36,14 +43,34 @@ class FakeKernels implements IKernelDirectory {
   startSqlRooms(kernelId: string): Promise<void> {
     return this.start(kernelId);
   }
+
+  watch(kernelId: string, onChange: () => void): IDisposable {
+    const set = this.watchers.get(kernelId) ?? new Set();
+    this.watchers.set(kernelId, set);
+    set.add(onChange);
+    return new DisposableDelegate(() => set.delete(onChange));
+  }
+
+  signal(kernelId: string): void {
+    this.watchers.get(kernelId)?.forEach(onChange => onChange());
+  }
 }
 
 class FakeApi implements ISqlRoomsApi {
   status: IKernelServerStatus | null = null;
-  async listKernelServers() {
-    return [];
+  /** Status requests: each one for a kernel without a server is a 404 in Jupyter's log. */
+  statusRequests = 0;
+  listRequests = 0;
+  async listKernelServers(): Promise<IKernelServerSummary[]> {
+    this.listRequests++;
+    const status = await this.kernelServerStatus();
+    this.statusRequests--; // read for the list, not asked
+    return status
+      ? [{ kernel_id: status.kernel_id } as IKernelServerSummary]
+      : [];
   }
   async kernelServerStatus(): Promise<IKernelServerStatus | null> {
+    this.statusRequests++;
     return this.status;
   }
 }
@@ -169,6 +196,32 @@ describe('PanelModel', () => {
     await settle();
     expect(model.state.kernelId).toBe('kernel-2');
     expect(model.state.server).toEqual({ kind: 'absent' });
+  });
+
+  it('asks about a kernel without a server once, then when the kernel signals', async () => {
+    const model = makeModel(KERNEL);
+    await settle();
+    expect(model.state.server).toEqual({ kind: 'absent' });
+    // The list, not the kernel's status: no 404 in Jupyter's log.
+    expect([api.listRequests, api.statusRequests]).toEqual([1, 0]);
+    model.noticeListed(new Set()); // the periodic list agrees: no question
+    await settle();
+    expect([api.listRequests, api.statusRequests]).toEqual([1, 0]);
+
+    api.status = serverStatus(); // `%sqlrooms start` in the notebook
+    kernels.signal(KERNEL);
+    await settle();
+    expect([api.listRequests, api.statusRequests]).toEqual([2, 1]);
+    expect(model.state.server.kind).toBe('running');
+
+    api.status = null; // stopped from Python: only the list tells
+    model.noticeListed(new Set());
+    await settle();
+    expect(model.state.server).toEqual({ kind: 'absent' });
+
+    await model.selectKernel('kernel-2'); // the old kernel is not watched any more
+    expect(kernels.watchers.get(KERNEL)?.size).toBe(0);
+    expect(kernels.watchers.get('kernel-2')?.size).toBe(1);
   });
 
   it('follows the list of running kernels', async () => {
