@@ -154,8 +154,8 @@ def escape_json_text(text: bytes) -> bytes:
 
 def json_records(relation: duckdb.DuckDBPyRelation) -> Pieces:
     """The rows as a JSON array text, escaped as the content of a JSON string, which is how
-    the protocol carries it; see README "JSON values" for the mapping. Pieces of it, in
-    fact: one per record batch, never joined.
+    the protocol carries it (docs/protocol.md, "JSON values", has the mapping). Pieces of it,
+    in fact: one per record batch, never joined.
 
     DuckDB writes each row already escaped and followed by a comma, so the text
     is the Arrow column's value buffer as it is: nothing is escaped, split or

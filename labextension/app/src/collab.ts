@@ -1,6 +1,6 @@
 /**
  * Collaboration: with `--sync`, everyone on the same server sees each other's query tabs live,
- * through a Loro document in the server's CRDT room `ROOM_ID` (README "CRDT rooms").
+ * through a Loro document in the server's CRDT room `ROOM_ID` (docs/rooms.md).
  *
  * A short probe asks the server whether it has rooms at all; only then is the Loro binding
  * (collabDoc.ts, with its WebAssembly) loaded.

@@ -1,5 +1,5 @@
 /**
- * Download a query's result as CSV or Parquet, made by the server (README "Export").
+ * Download a query's result as CSV or Parquet, made by the server (docs/protocol.md).
  *
  * The server answers `{"type":"export","sql":S,"format":F,"queryId":Q}` with binary messages
  * `[4-byte big-endian header length][{"type":"export","queryId":Q,"format":F}][bytes]`, then

@@ -1,6 +1,6 @@
 /**
  * The app's own query path, for what the official connector cannot ask: progress. One
- * WebSocket speaking the server's protocol (README "The protocol"): a query message with
+ * WebSocket speaking the server's protocol (docs/protocol.md): a query message with
  * `"progress": true`, `progress` frames while it runs, `cancel` to stop it, and the answer as a
  * binary frame `[4-byte BE header length][JSON header][Arrow IPC stream]`.
  */

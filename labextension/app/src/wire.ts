@@ -1,5 +1,5 @@
 /**
- * The server's binary frames (README "The protocol"), for every protocol client of the app:
+ * The server's binary frames (docs/protocol.md), for every protocol client of the app:
  * `[4-byte big-endian header length][JSON header][payload]`. Query answers carry
  * `{"type":"arrow","queryId":Q}` and an Arrow IPC stream; exports `{"type":"export",…}` and the
  * next bytes of the file.
