@@ -38,6 +38,12 @@ _MODIFYING_WORDS = ("insert", "update", "delete", "copy", "merge")
 _DEPTH = 6
 _LETTERS = re.compile(r"[A-Za-z_]+")
 _WORDS = re.compile(r"[a-z_][a-z0-9_$]*")
+# Words before a parenthesis that are not calls: `... AS (`, `IN (`, `VALUES (`, ...
+_KEYWORDS = """as in values and or not exists any all some over filter using on from where
+    select with recursive materialized join union intersect except by having window when
+    then else case distinct qualify returning table lateral is"""
+_NOT_CALLS = frozenset(_KEYWORDS.split())
+_CALLED = re.compile(r"([a-z_][a-z0-9_$]*)\s*\(")
 Tokens = Sequence[tuple[int, duckdb.token_type]]
 
 
@@ -93,6 +99,10 @@ class Functions:
         self._load(con, reload=False)
         return self._flagged
 
+    def knows(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> bool:
+        by_name = self._load(con, reload=False)
+        return all(name in by_name or name in _NOT_CALLS for name in names)
+
     def entries(self, con: duckdb.DuckDBPyConnection, name: str) -> list[_Entry]:
         found = self._load(con, reload=False).get(name)
         return found if found is not None else self._load(con, reload=True).get(name, [])
@@ -102,12 +112,13 @@ class Functions:
             if self._by_name is not None and not reload:
                 return self._by_name
             rows = con.execute(
-                "SELECT lower(function_name), function_type, has_side_effects, macro_definition"
-                " FROM duckdb_functions()"
+                "SELECT function_name, function_type, has_side_effects, macro_definition"
+                " FROM system.main.duckdb_functions()"
             ).fetchall()
             by_name: dict[str, list[_Entry]] = {}
             for name, kind, side_effects, definition in rows:
-                by_name.setdefault(name, []).append(_Entry(kind, bool(side_effects), definition))
+                entry = _Entry(kind, bool(side_effects), definition)
+                by_name.setdefault(str(name).lower(), []).append(entry)
             macros = [name for name, found in by_name.items() if any(e.macro for e in found)]
             self._flagged = FLAGGED_NAMES | frozenset(macros) | frozenset(_MODIFYING_WORDS)
             self._by_name = by_name
@@ -125,11 +136,22 @@ class _Entry:
         return self.kind in ("macro", "table_macro")
 
 
+@dataclass(frozen=True)
+class _Scope:
+    functions: Functions
+    depth: int  # how much deeper EXPLAINs, macros and query() texts are followed
+    expanding: frozenset[str] = frozenset()  # macros being expanded
+
+    def deeper(self, macro: str | None = None) -> _Scope:
+        expanding = self.expanding | {macro} if macro else self.expanding
+        return _Scope(self.functions, self.depth - 1, expanding)
+
+
 def classify(
     con: duckdb.DuckDBPyConnection, sql: str, functions: Functions | None = None
 ) -> Statements:
     """The statements of `sql` (raises DuckDB's ParserException for a syntax error)."""
-    return _classify(con, sql, functions or Functions(), _DEPTH)
+    return _classify(con, sql, _Scope(functions or Functions(), _DEPTH))
 
 
 def classify_long(
@@ -147,20 +169,18 @@ def classify_long(
     if "query" in names:
         verdict = _WRITES
     for name in names:
-        verdict &= _call_verdict(con, name, None, functions or Functions(), 0)
+        verdict &= _call_verdict(con, name, None, _Scope(functions or Functions(), 0))
     return Statements((ST.SELECT,) * count, verdict.reads, verdict.clean)
 
 
-def _classify(
-    con: duckdb.DuckDBPyConnection, sql: str, functions: Functions, depth: int
-) -> Statements:
+def _classify(con: duckdb.DuckDBPyConnection, sql: str, scope: _Scope) -> Statements:
     parsed = _parse(con, sql)
     if parsed is None:
         return Statements(None, False, False)
     types = tuple(kind for kind, _ in parsed)
     verdict = _READS
     for kind, text in parsed:
-        verdict &= _statement_verdict(con, kind, text, functions, depth)
+        verdict &= _statement_verdict(con, kind, text, scope)
     return Statements(types, verdict.reads, verdict.reads and verdict.clean)
 
 
@@ -179,24 +199,22 @@ def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[ST, str]] | N
 
 
 def _statement_verdict(
-    con: duckdb.DuckDBPyConnection, kind: object, text: str, functions: Functions, depth: int
+    con: duckdb.DuckDBPyConnection, kind: object, text: str, scope: _Scope
 ) -> _Verdict:
-    if depth <= 0:
+    if scope.depth <= 0:
         return _WRITES
     if kind == ST.SELECT:
-        return _select_verdict(con, text, functions, depth)
+        return _select_verdict(con, text, scope)
     if kind == ST.EXPLAIN:
-        return _explained_verdict(con, text, functions, depth - 1)
+        return _explained_verdict(con, text, scope.deeper())
     return _WRITES
 
 
-def _select_verdict(
-    con: duckdb.DuckDBPyConnection, text: str, functions: Functions, depth: int
-) -> _Verdict:
+def _select_verdict(con: duckdb.DuckDBPyConnection, text: str, scope: _Scope) -> _Verdict:
     """A SELECT reads only when its tree holds only reading query nodes (`WITH x AS (COPY
     …) SELECT` does not) and every function it calls reads only, as DuckDB's parser names
     them (a macro by what its definition calls; `query('…')` by its text)."""
-    if not _may_do_more(con, text, functions):
+    if not _may_do_more(con, text, scope.functions):
         return _READS
     facts = _tree_facts(con, text)
     if facts is None:
@@ -205,17 +223,21 @@ def _select_verdict(
     verdict = _nodes_verdict(node_types)
     query_texts = _query_arguments(con, text) if "query" in names else None
     for name in names:
-        verdict &= _call_verdict(con, name, query_texts, functions, depth)
+        verdict &= _call_verdict(con, name, query_texts, scope)
     return verdict
 
 
 def _may_do_more(con: duckdb.DuckDBPyConnection, text: str, functions: Functions) -> bool:
     """False only when the text provably calls nothing but plain reads: every name a call
-    can have is then one of its words (unless quoted, or written with escapes: U&"…")."""
-    if not text.isascii() or '"' in text:
+    can have is then one of its words, written just before its parenthesis (unless quoted,
+    written with escapes (U&"…") or parted from it by a comment). A name the cache lacks
+    (a macro made since) takes the tree, whose check reloads the cache."""
+    if not text.isascii() or '"' in text or "/*" in text or "--" in text:
         return True
-    words = set(_WORDS.findall(text.lower()))
-    return not words.isdisjoint(functions.flagged(con))
+    lowered = text.lower()
+    if not set(_WORDS.findall(lowered)).isdisjoint(functions.flagged(con)):
+        return True
+    return not functions.knows(con, _CALLED.findall(lowered))
 
 
 def _tree_facts(
@@ -228,17 +250,19 @@ def _tree_facts(
         rows = con.execute(_TREE_FACTS, [text]).fetchall()
     except duckdb.Error:
         return None
-    if not rows or rows[0][0] is not False:
+    if not rows or rows[0][0] != "false":
         return None
     _, count, names, node_types = rows[0]
     return int(count or 0), [str(n).lower() for n in names or []], list(node_types or [])
 
 
+# Every function qualified: a database's macros may shadow built-ins (`lower`), not these.
 _TREE_FACTS = """
-SELECT (tree->>'error')::BOOLEAN, json_array_length(tree->'statements'),
-       list_distinct(json_extract_string(tree, '$..function_name')),
-       list_distinct(json_extract_string(tree, '$..type'))
-FROM (SELECT json_serialize_sql($1)::JSON AS tree)
+SELECT system.main.json_extract_string(tree, '$.error'),
+       system.main.json_array_length(tree, '$.statements'),
+       system.main.list_distinct(system.main.json_extract_string(tree, '$..function_name')),
+       system.main.list_distinct(system.main.json_extract_string(tree, '$..type'))
+FROM (SELECT system.main.json_serialize_sql($1)::JSON AS tree)
 """
 
 
@@ -253,22 +277,23 @@ def _call_verdict(
     con: duckdb.DuckDBPyConnection,
     name: str,
     query_texts: list[str] | None,
-    functions: Functions,
-    depth: int,
+    scope: _Scope,
 ) -> _Verdict:
     """What calling `name` may do, over every function of that name (a macro may shadow a
     built-in); a name DuckDB does not list counts as a write."""
-    entries = [e for e in functions.entries(con, name) if e.kind != "pragma"]
+    entries = [e for e in scope.functions.entries(con, name) if e.kind != "pragma"]
     if not entries:
         return _WRITES
     verdict = _READS
     for entry in entries:
         if entry.macro:
-            verdict &= _macro_verdict(con, entry, functions, depth)
+            # A built-in macro may call the function it is named after ("system".main.…).
+            if name not in scope.expanding:
+                verdict &= _macro_verdict(con, name, entry, scope)
         elif entry.kind == "table":
             effect = TABLE_FUNCTIONS.get(name, Effect.WRITE)
             if effect is Effect.RUNS_SQL:
-                verdict &= _runs_sql_verdict(con, name, query_texts, functions, depth)
+                verdict &= _runs_sql_verdict(con, name, query_texts, scope)
             else:
                 verdict &= _BY_EFFECT[effect]
         elif entry.side_effects:
@@ -277,13 +302,13 @@ def _call_verdict(
 
 
 def _macro_verdict(
-    con: duckdb.DuckDBPyConnection, entry: _Entry, functions: Functions, depth: int
+    con: duckdb.DuckDBPyConnection, name: str, entry: _Entry, scope: _Scope
 ) -> _Verdict:
-    if entry.definition is None or depth <= 1:
+    if entry.definition is None or scope.depth <= 1:
         return _WRITES
     text = entry.definition if entry.kind == "table_macro" else f"SELECT {entry.definition}"
     try:
-        found = _classify(con, text, functions, depth - 1)
+        found = _classify(con, text, scope.deeper(name))
     except duckdb.Error:
         return _WRITES
     return _Verdict(found.one_select, found.one_select and found.cursor_clean)
@@ -293,17 +318,16 @@ def _runs_sql_verdict(
     con: duckdb.DuckDBPyConnection,
     name: str,
     query_texts: list[str] | None,
-    functions: Functions,
-    depth: int,
+    scope: _Scope,
 ) -> _Verdict:
     """`query('…')` does what its constant text does; anything else that runs SQL from data
     (a computed text, a macro's parameter, a serialised statement) counts as a write."""
-    if name != "query" or query_texts is None or depth <= 1:
+    if name != "query" or query_texts is None or scope.depth <= 1:
         return _WRITES
     verdict = _READS
     for text in query_texts:
         try:
-            found = _classify(con, text, functions, depth - 1)
+            found = _classify(con, text, scope.deeper())
         except duckdb.Error:
             return _WRITES
         verdict &= _Verdict(found.pure_read, found.pure_read and found.cursor_clean)
@@ -313,7 +337,7 @@ def _runs_sql_verdict(
 def _query_arguments(con: duckdb.DuckDBPyConnection, text: str) -> list[str] | None:
     """The constant texts of every `query(…)` call in the tree; None when one is not a
     single string constant."""
-    row = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()
+    row = con.execute("SELECT system.main.json_serialize_sql(?)", [text]).fetchall()
     texts: list[str] = []
     stack: list[object] = [json.loads(row[0][0])]
     while stack:
@@ -345,9 +369,7 @@ def _single_string(arguments: object) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _explained_verdict(
-    con: duckdb.DuckDBPyConnection, text: str, functions: Functions, depth: int
-) -> _Verdict:
+def _explained_verdict(con: duckdb.DuckDBPyConnection, text: str, scope: _Scope) -> _Verdict:
     """EXPLAIN [ANALYZE | (options)] <statement>: a read when its statement is one.
 
     DuckDB's tokenizer finds where the explained statement may start (after EXPLAIN, after
@@ -375,7 +397,7 @@ def _explained_verdict(
         if parsed is None:
             return _WRITES
         for kind, statement in parsed:
-            found = _statement_verdict(con, kind, statement, functions, depth)
+            found = _statement_verdict(con, kind, statement, scope)
             verdict = found if verdict is None else verdict & found
     return verdict if verdict is not None else _WRITES
 
