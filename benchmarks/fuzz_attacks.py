@@ -6,7 +6,12 @@ Clients send generated attacks (issue 28): writes wrapped in EXPLAIN [ANALYZE | 
 and in CTEs, in random case, whitespace and comments, alone or inside multi-statement texts;
 temporary objects that would shadow `t` or `lower`; deep nesting hidden behind quoting the
 parser understands (`$$`, `$tag$`, `E'\\''`, nested comments) and sign runs; one statement
-of every StatementType. Every write must be refused, no canary file may appear, no later
+of every StatementType; SQL run from data (`json_execute_serialized_sql` of a base64 payload,
+`query()` of a computed or writing text, pragma and call forms), functions that write or
+change global state (`checkpoint`, `enable_logging`, `nextval`, `write_log`, ...), a seed
+(`setseed`) that must not reach the next query, SELECTs that merely contain the words
+insert/update/delete/copy/merge (must run) and texts of thousands of flat CTEs.
+Every write must be refused, no canary file may appear, no later
 query may see a temporary object, every answer must come within 10 s, a probe's `SELECT 1`
 is timed, the server's RSS is sampled and its log must hold no traceback.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import random
 import subprocess
@@ -78,6 +84,35 @@ CTE_WRITES = [
     "with x as (delete from __sqlrooms.ui_state returning *) select * from x",
     "explain analyze with x as (copy (select 1) to '{canary}') select 1",
 ]
+SMUGGLED_STATEMENTS = [
+    "with x as (copy (select 'x') to '{canary}') select 1",
+    "with x as (insert into __sqlrooms.main.ui_state (key, payload_json) "
+    "values ('pwned', '{{}}') returning key) select * from x",
+]
+FROM_DATA = [
+    "select * from json_execute_serialized_sql(decode(from_base64('{b64}')))",
+    "explain analyze select * from json_execute_serialized_sql(decode(from_base64('{b64}')))",
+    "pragma json_execute_serialized_sql(decode(from_base64('{b64}')))",
+    "call json_execute_serialized_sql(decode(from_base64('{b64}')))",
+    "select * from query(decode(from_base64('{b64}')))",
+    "select * from query('copy (select 1) to ''{canary}''')",
+    "select * from query('select nextval(''s'')')",
+    "select * from enable_profiling(format='json', save_location='{canary}')",
+    "select * from enable_logging('QueryLog')",
+    "select * from truncate_duckdb_logs()",
+    "select * from checkpoint()",
+    "select * from force_checkpoint()",
+    "select write_log('x')",
+    "select nextval('s')",
+    "select * from \"Query\"(decode(from_base64('{b64}')))",
+]
+SEEDS = ["select setseed(0.5)", 'select "SetSeed"(0.5)', "select (0.5).setseed()"]
+INNOCENT = ["select 1 as updated_at", "select 'delete' as w", "select 42 as merged_copy"]
+_seeded = duckdb.connect()
+_seeded.execute("select setseed(0.5)").fetchall()
+PREDICTED = {_seeded.execute("select random()").fetchall()[0][0] for _ in range(64)}
+KINDS = ["wrapped", "cte", "deep", "deep-ok", "type", "signs", "from-data", "from-data"]
+KINDS += ["seed", "innocent", "many-ctes"]
 QUOTES = ["$$'$$", "$tag$'$tag$", "E'\\''", "/* /* */ ' */", "'--'", '"a""("']
 
 
@@ -94,7 +129,19 @@ def respell(sql: str, rng: random.Random) -> str:
 
 def attack(rng: random.Random, canary: str) -> tuple[str, str]:
     """(class, sql); every class but 'deep-ok' and 'type' must be refused."""
-    kind = rng.choice(["wrapped", "cte", "deep", "deep-ok", "type", "signs"])
+    kind = rng.choice(KINDS)
+    if kind == "from-data":
+        statement = rng.choice(SMUGGLED_STATEMENTS).format(canary=canary)
+        tree = duckdb.connect().execute("select json_serialize_sql(?)", [statement])
+        encoded = base64.b64encode(tree.fetchall()[0][0].encode()).decode()
+        return kind, rng.choice(FROM_DATA).format(b64=encoded, canary=canary)
+    if kind == "seed":
+        return kind, respell(rng.choice(SEEDS), rng)
+    if kind == "innocent":
+        return kind, rng.choice(INNOCENT)
+    if kind == "many-ctes":
+        ctes = ",".join(f"c{i} AS(SELECT 1)" for i in range(rng.randint(500, 4000)))
+        return kind, f"WITH {ctes} SELECT 1"
     if kind == "wrapped":
         write = rng.choice(WRITES).format(canary=canary)
         return kind, respell(rng.choice(WRAPPERS[:5] + WRAPPERS[6:]).format(w=write), rng)
@@ -147,7 +194,9 @@ async def client(n: int, url: str, canary: str, stats: Stats, end: float, seed: 
                 stats.hangs.append(f"{kind}: {sql[:80]!r}")
                 return
             refused = isinstance(frame, str) and '"error"' in frame
-            if kind in ("wrapped", "cte", "deep") and not refused:
+            if kind in ("wrapped", "cte", "deep", "from-data") and not refused:
+                stats.escapes.append(f"{kind}: {sql[:80]!r}")
+            if kind == "innocent" and refused:
                 stats.escapes.append(f"{kind}: {sql[:80]!r}")
             if (
                 kind == "type"
@@ -159,13 +208,16 @@ async def client(n: int, url: str, canary: str, stats: Stats, end: float, seed: 
                 json.dumps(
                     {
                         "type": "json",
-                        "sql": "select sum(x) s, lower('A') l, getvariable('v') v from t",
+                        "sql": "select (select sum(x) from t) s, lower('A') l,"
+                        " getvariable('v') v, random() r",
                         "queryId": f"k{query_id}",
                     }
                 )
             )
             reply = json.loads(await ws.recv())
-            if json.loads(reply.get("data", "[]")) != [{"s": 3, "l": "a", "v": None}]:
+            rows = json.loads(reply.get("data", "[]"))
+            drawn = rows[0].pop("r", None) if rows else None
+            if rows != [{"s": 3, "l": "a", "v": None}] or drawn in PREDICTED:
                 stats.leaks += 1
 
 
@@ -191,6 +243,7 @@ async def main_async(args: argparse.Namespace) -> int:
     canary = work / f"attacks-{port}-canary"
     with duckdb.connect(str(db)) as con:
         con.execute("create table t as select range x from range(3)")
+        con.execute("create sequence s")
     log_path = work / f"attacks-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115
     command = [
@@ -238,7 +291,7 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"minutes {args.minutes}, clients {args.clients}, seed {args.seed}")
     print(f"attacks sent: {sum(stats.sent.values())} {dict(sorted(stats.sent.items()))}")
     print(
-        f"escapes: {len(stats.escapes)}; temp/variable leaks: {stats.leaks}; "
+        f"escapes: {len(stats.escapes)}; temp/variable/seed leaks: {stats.leaks}; "
         f"canary written: {canary.exists()}; tracebacks in log: {tracebacks}"
     )
     print(

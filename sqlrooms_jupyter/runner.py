@@ -17,9 +17,12 @@ from .protocol import Export, Query, arrow_prefix, quote_identifier
 from .sandbox import READ_ONLY_REFUSAL, Refused
 from .statements import Statements
 
-# Longer SQL is not parsed up front: DuckDB's Python API holds the GIL while it parses
-# (`extract_statements`, `sql`, `execute` alike), which stalls every other client for as
-# long (a 250 KB IN list: ~100 ms). A long SELECT is run as `SELECT * FROM query('...')`:
+ST = duckdb.StatementType
+
+# Longer SQL is not split into statements in Python: DuckDB's Python API holds the GIL
+# in `extract_statements`, which stalls every other client for as long (a 250 KB text of
+# flat CTEs: 7 s). It is classified by a query that parses it, GIL released
+# (statements.classify_long), and a long SELECT is run as `SELECT * FROM query('...')`:
 # DuckDB parses the text inside while binding, with the GIL released.
 _CLASSIFY_BELOW = 16 << 10
 # An export's file goes to the client in binary messages of about this size.
@@ -57,6 +60,8 @@ class QueryRunner:
         # The data's version (a lake's snapshot ids): part of a cached result's key, so a
         # result is never served once another replica changed the data.
         self._version = version
+        # The database's functions and macros, read once (and again after a write).
+        self._functions = statements.Functions()
 
     def run(
         self,
@@ -70,33 +75,33 @@ class QueryRunner:
         if query.progress:
             _track_progress(cursor, task)
         found = self._classify(cursor, query.sql)
-        relation = None
-        if found is None and query.kind != "exec":
-            relation = _long_select(cursor, query.sql)
-            if relation is not None:  # query() runs one SELECT, never a data-modifying CTE
-                found = Statements((duckdb.StatementType.SELECT,), True)
-        pure_read = found is not None and found.pure_read
-        types = found.types if found is not None else None
+        pure_read = found.pure_read
+        types = found.types
         if self._read_only and not pure_read:
             raise Refused(READ_ONLY_REFUSAL)
+        relation = None
+        long_select = len(query.sql) >= _CLASSIFY_BELOW and found.types == (ST.SELECT,)
+        if long_select and query.kind != "exec":
+            relation = _long_select(cursor, query.sql)
         if query.kind == "exec":
             # `execute` leaves a SELECT's result open on the cursor: it is not kept.
             try:
                 cursor.execute(query.sql)
             finally:
                 if not pure_read:
-                    self._invalidate()
+                    self._changed()
             return Outcome("ok")
-        # Only a cursor that ran nothing but reads goes back to the pool: anything else may
-        # have left temporary objects, variables, settings or a transaction on it.
-        task.cursor_reusable = pure_read and not query.progress
+        # Only a cursor that ran nothing but reads, and nothing that changes the cursor's own
+        # state (a random seed, profiling), goes back to the pool: anything else may have
+        # left temporary objects, variables, settings or a transaction on it.
+        task.cursor_reusable = pure_read and found.cursor_clean and not query.progress
         cache = self.cache if query.persist and pure_read else None
         if cache is None:
             try:
                 return self._compute(cursor, task, query, types, stream, relation)
             finally:
                 if not pure_read:
-                    self._invalidate()
+                    self._changed()
         version = self._version(cursor) if self._version else ""
         key = ResultCache.key(query.kind, f"{version}\n{query.sql}")
         with cache.computing(key):
@@ -110,12 +115,16 @@ class QueryRunner:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
             return outcome
 
-    def _classify(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> Statements | None:
-        """What the text does; None for a long text on a writable server (then it counts as
-        a write unless it runs as one SELECT through query())."""
-        if len(sql) >= _CLASSIFY_BELOW and not self._read_only:
-            return None
-        return statements.classify(cursor, sql)
+    def _classify(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> Statements:
+        """What the text does (a long text parsed with the GIL released)."""
+        if len(sql) >= _CLASSIFY_BELOW:
+            return statements.classify_long(cursor, sql, self._functions)
+        return statements.classify(cursor, sql, self._functions)
+
+    def _changed(self) -> None:
+        """After anything but a pure read: cached results and known macros may be stale."""
+        self._functions.forget()
+        self._invalidate()
 
     def _compute(
         self,
@@ -159,9 +168,10 @@ class QueryRunner:
         parse_cost.check_nesting(request.sql)
         if request.progress:
             _track_progress(cursor, task)
-        if not statements.classify(cursor, request.sql).one_select:
+        found = self._classify(cursor, request.sql)
+        if not found.one_select:
             raise Refused("export: only a single SELECT statement that only reads can be exported")
-        task.cursor_reusable = not request.progress
+        task.cursor_reusable = found.cursor_clean and not request.progress
         task.check()
         relation = export.writable(cursor.sql(request.sql), request.format)
         return export.write(

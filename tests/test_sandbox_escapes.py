@@ -4,10 +4,12 @@ types DuckDB's Python enum does not know."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from .support import Client, ServerProcess
@@ -166,4 +168,149 @@ def test_every_statement_type_gets_a_clean_answer(
                 else:
                     assert not read_only or sql.lower().startswith("select"), (sql, frame)
         assert answer(client, "select 1 x") == [{"x": 1}]
+    assert "Traceback" not in server.log()
+
+
+def seeded_randoms(seed: float, count: int) -> list[float]:
+    con = duckdb.connect()
+    con.execute(f"select setseed({seed})").fetchall()
+    return [con.execute("select random()").fetchall()[0][0] for _ in range(count)]
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["writable", "read-only"])
+@pytest.mark.parametrize(
+    "seeding", ["select setseed(0.5) s", 'SELECT "SetSeed"(0.5) s', "select (0.5).setseed() s"]
+)
+def test_a_random_seed_never_reaches_other_connections(
+    start_server, read_only_db: Path, read_only: bool, seeding: str
+) -> None:
+    """Finding 01: setseed runs in a SELECT; its cursor must not serve the next client."""
+    server = start_server("--db-path", str(read_only_db), *(["--read-only"] * read_only))
+    predicted = set(seeded_randoms(0.5, 16))
+    with server.client() as attacker, server.client() as victim:
+        for kind in ["arrow", "json"] * 3:
+            assert answer(attacker, seeding, kind) is not None
+            drawn = answer(victim, "select random() r", kind)
+            (row,) = drawn if kind == "json" else drawn.to_pylist()
+            assert row["r"] not in predicted, kind
+
+
+def test_profiling_never_reaches_other_connections(start_server, tmp_path: Path) -> None:
+    """Finding 04: enable_profiling runs as a table function in a SELECT; its cursor must not
+    profile the next client into the caller's file. (Logging is global: a writable server's
+    clients may switch it on as they may `SET` anything; --read-only refuses it.)"""
+    profile = tmp_path / "profile.json"
+    server = start_server()
+    secret = "victim-secret-7f3a"
+    with server.client() as attacker, server.client() as victim:
+        profiling = f"select * from enable_profiling(format='json', save_location='{profile}')"
+        answer(attacker, profiling)
+        for _ in range(3):
+            assert answer(victim, f"select '{secret}' s") == [{"s": secret}]
+    assert not profile.exists() or secret not in profile.read_text()
+
+
+def smuggled(statement: str) -> str:
+    """`statement` as a SELECT that runs it through DuckDB's serializer, its words hidden."""
+    con = duckdb.connect()
+    tree = con.execute("select json_serialize_sql(?)", [statement]).fetchall()[0][0]
+    encoded = base64.b64encode(tree.encode()).decode()
+    return f"SELECT * FROM json_execute_serialized_sql(decode(from_base64('{encoded}')))"
+
+
+def test_read_only_refuses_sql_run_from_data(start_server, tmp_path: Path) -> None:
+    """Finding 02: json_execute_serialized_sql, query() of a computed text, a macro of the
+    database that runs its argument, pragma and call forms: all refused on --read-only."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    target = allowed / "written.csv"
+    db = tmp_path / "ro.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create table t as select 1 a")
+    con.execute("create sequence s")
+    con.execute("create macro runs(q) as table select * from query(q)")
+    con.execute("create macro bump() as nextval('s')")
+    con.close()
+    meta = tmp_path / "meta.duckdb"
+    server = start_server(
+        "--db-path", str(db), "--read-only", "--allowed-directories", str(allowed),
+        "--meta-db", str(meta),
+    )  # fmt: skip
+    copy = f"WITH x AS (COPY (SELECT 'w' AS msg) TO '{target}') SELECT 1 AS one"
+    insert = (
+        "WITH x AS (INSERT INTO __sqlrooms.main.ui_state (key, payload_json) "
+        "VALUES ('pwned', '{}') RETURNING key) SELECT * FROM x"
+    )
+    tree = duckdb.connect().execute("select json_serialize_sql(?)", [copy]).fetchall()[0][0]
+    literal = tree.replace("'", "''")
+    attempts = [
+        smuggled(copy),
+        smuggled(insert),
+        f"select * from json_execute_serialized_sql('{literal}')",
+        f"explain analyze select * from json_execute_serialized_sql('{literal}')",
+        f"pragma json_execute_serialized_sql('{literal}')",
+        f"call json_execute_serialized_sql('{literal}')",
+        "select * from query('select nextval(''s'') n')",
+        "select * from query('select 1 n' || '')",
+        "select * from query(concat('select ', 'nextval(''s'')'))",
+        "select * from runs('select 1 n')",
+        "select bump() n",
+        "select * from query('select * from runs(''select 1'')')",
+        "select nextval('s') n",
+        "select * from checkpoint()",
+        "select * from enable_logging('QueryLog')",
+        "select * from truncate_duckdb_logs()",
+        "select write_log('x')",
+    ]
+    with server.client() as client:
+        for sql in attempts:
+            for kind in ("json", "arrow", "exec"):
+                assert "--read-only" in error_of(client, sql, kind), (sql, kind)
+        assert answer(client, "select * from query('select 42 x')") == [{"x": 42}]
+        assert answer(client, "select key from __sqlrooms.main.ui_state where key = 'pwned'") == []
+    assert not target.exists()
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["writable", "read-only"])
+def test_selects_with_modifying_words_run(
+    start_server, read_only_db: Path, read_only: bool
+) -> None:
+    """Finding 03: classifying left a result open on the query's cursor."""
+    server = start_server("--db-path", str(read_only_db), *(["--read-only"] * read_only))
+    with server.client() as client:
+        for sql, expected in [
+            ("SELECT 1 AS updated_at", {"updated_at": 1}),
+            ("SELECT 'insert' AS word", {"word": "insert"}),
+            ("SELECT 42 AS merged_copy", {"merged_copy": 42}),
+            ("select sum(x) deleted from t where 'copy' <> 'setseed'", {"deleted": 3}),
+        ]:
+            assert answer(client, sql) == [expected]
+            assert answer(client, sql, kind="arrow").to_pylist() == [expected]
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["writable", "read-only"])
+def test_many_ctes_do_not_stall_other_clients(
+    start_server, read_only_db: Path, read_only: bool
+) -> None:
+    """Finding 05: 13,500 flat CTEs parse for seconds; not with the GIL held."""
+    server = start_server("--db-path", str(read_only_db), *(["--read-only"] * read_only))
+    ctes = "WITH " + ",".join(f"c{i} AS(SELECT 1)" for i in range(13_500)) + " SELECT 1 AS one"
+    with server.client(max_size=None) as attacker, server.client() as other:
+        assert answer(other, "select 1 x") == [{"x": 1}]
+        for text, kind in [(ctes, "json"), (ctes + "; SELECT 1", "exec")]:
+            attacker.send({"type": kind, "sql": text, "queryId": "bomb"})
+            slowest = 0.0
+            while True:
+                started = time.monotonic()
+                assert answer(other, "select 1 x") == [{"x": 1}]
+                slowest = max(slowest, time.monotonic() - started)
+                try:
+                    frame = attacker.recv_json(timeout=0.05)
+                except TimeoutError:
+                    continue
+                assert frame["queryId"] == "bomb"
+                break
+            assert slowest < 1.0, (kind, slowest)  # answered (DuckDB's binder refuses it)
+        assert answer(other, "select 1 x") == [{"x": 1}]
     assert "Traceback" not in server.log()

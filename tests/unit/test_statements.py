@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from sqlrooms_jupyter.statements import classify, reads_by_type
+from sqlrooms_jupyter.function_effects import PRAGMAS, SIDE_EFFECT_SCALARS, TABLE_FUNCTIONS
+from sqlrooms_jupyter.statements import Functions, classify, classify_long, reads_by_type
 
 ST = duckdb.StatementType
 
@@ -46,6 +47,29 @@ READS = [
     "explain (analyze) (select 1)",
     "explain analyze with x as (select 1 a) select * from x",
     "select 1; explain analyze select 2",
+    "select 1 as updated_at",
+    "select 'setseed(1)' as s",  # the name in a string
+    "select * from range(3)",
+    "select lower('A'), count(*) from range(3)",
+    "select * from query('select 42 x')",
+    "select * from query('select * from query(''select 1'')')",
+    "select * from query_table('t')",
+    "select * from read_csv('/tmp/x.csv')",
+    "select current_query()",
+    "select * from duckdb_settings()",
+]
+
+# Reads that change the cursor's own state: allowed, but the cursor serves nobody else.
+SESSION = [
+    "select setseed(0.5)",
+    'SELECT "SetSeed"(0.5)',
+    "select (0.5).setseed()",
+    "select system.main.setseed(0.5)",
+    "select random(), gen_random_uuid()",
+    "select * from range(3) where range in (select setseed(0.1))",
+    "select * from disable_profiling()",
+    "select * from query('select setseed(0.1)')",
+    "explain analyze select setseed(0.1)",
 ]
 
 WRITES = [
@@ -81,6 +105,25 @@ WRITES = [
     "pivot t on x",
     "update extensions",
     "select 1; update extensions",
+    "select * from json_execute_serialized_sql('{}')",
+    "explain analyze select * from json_execute_serialized_sql('{}')",
+    "select * from query('select 1' || '')",
+    "select * from query(concat('select ', 'nextval(''s'')'))",
+    "select * from query('select nextval(''s'')')",
+    "select * from query('copy (select 1) to ''/tmp/x''')",
+    "select * from enable_profiling(format='json', save_location='/tmp/p')",
+    "select * from enable_logging('QueryLog')",
+    "select * from disable_logging()",
+    "select * from truncate_duckdb_logs()",
+    "select * from checkpoint()",
+    "select * from force_checkpoint()",
+    "select nextval('s')",
+    "select setval('s', 1)",
+    "select write_log('x')",
+    "select * from arrow_scan(1, 2, 3)",
+    "select * from add_grammar_extension('x')",
+    'select U&"s\\0065tseed"(0.5)',  # not a name DuckDB lists
+    "with x as (select 1) select * from checkpoint()",
 ]
 
 
@@ -89,9 +132,75 @@ def test_reads_are_pure(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     assert classify(con, sql).pure_read
 
 
+@pytest.mark.parametrize("sql", READS)
+def test_reads_leave_the_cursor_clean(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    assert classify(con, sql).cursor_clean
+
+
+@pytest.mark.parametrize("sql", SESSION)
+def test_state_changing_reads_dirty_the_cursor(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    found = classify(con, sql)
+    assert found.pure_read and not found.cursor_clean
+
+
 @pytest.mark.parametrize("sql", WRITES)
 def test_anything_else_is_not(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    assert not classify(con, sql).pure_read
+    found = classify(con, sql)
+    assert not found.pure_read and not found.cursor_clean
+
+
+@pytest.mark.parametrize("sql", READS[-10:] + SESSION[:6] + WRITES[-20:])
+def test_long_texts_are_classified_alike(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """classify_long (the GIL released) agrees, or errs towards a write."""
+    short, long = classify(con, sql), classify_long(con, sql)
+    assert long.pure_read <= short.pure_read and long.cursor_clean <= short.cursor_clean
+    if "query(" not in sql:
+        assert (long.pure_read, long.cursor_clean) == (short.pure_read, short.cursor_clean)
+
+
+def test_classifying_leaves_no_result_open(con: duckdb.DuckDBPyConnection) -> None:
+    """Finding 03: the cursor runs its own query next."""
+    cursor = con.cursor()
+    for sql in ["select 1 as updated_at", "select setseed(0.1) as copy"]:
+        classify(cursor, sql)
+        assert cursor.execute(sql).fetchall()
+
+
+def test_macros_are_judged_by_what_they_call() -> None:
+    con = duckdb.connect()
+    con.execute("create sequence s")
+    con.execute("create macro runs(q) as table select * from query(q)")
+    con.execute("create macro constant_query() as table select * from query('select 1')")
+    con.execute("create macro bump() as nextval('s')")
+    con.execute("create macro seeded() as setseed(0.5)")
+    con.execute("create macro lower(x) as nextval('s')")  # shadows the built-in
+    functions = Functions()
+    assert not classify(con, "select * from runs('select 1')", functions).pure_read
+    assert classify(con, "select * from constant_query()", functions).cursor_clean
+    assert not classify(con, "select bump()", functions).pure_read
+    assert not classify(con, "select lower('a')", functions).pure_read
+    found = classify(con, "select seeded()", functions)
+    assert found.pure_read and not found.cursor_clean
+    con.execute("create macro later() as write_log('x')")  # a name the cache lacks
+    assert not classify(con, "select later()", functions).pure_read
+    con.execute("create or replace macro bump() as 1")
+    functions.forget()  # after a write, as the runner does
+    assert classify(con, "select bump()", functions).cursor_clean
+
+
+def test_every_table_function_is_classified() -> None:
+    """A DuckDB upgrade that adds a table or pragma function, or a scalar with side effects,
+    fails here until function_effects says what it does."""
+    con = duckdb.connect()
+    rows = con.execute(
+        "select distinct function_type, function_name from duckdb_functions()"
+        " where function_type in ('table', 'pragma') or has_side_effects"
+    ).fetchall()
+    known = {"table": TABLE_FUNCTIONS, "pragma": PRAGMAS}
+    missing = [
+        (kind, name) for kind, name in rows if name not in known.get(kind, SIDE_EFFECT_SCALARS)
+    ]
+    assert missing == []
 
 
 def test_every_statement_of_a_text_is_typed(con: duckdb.DuckDBPyConnection) -> None:
