@@ -1,0 +1,62 @@
+"""What a hostile client could do to a shared server that the attacker's second review found
+(issue 28 follow-up, findings 06-11): each against the real CLI on a loopback port."""
+
+from __future__ import annotations
+
+import json
+
+from sqlrooms_jupyter import handlers
+
+from .rawws import RawSocket
+
+TOKEN = "hostile-secret-token"
+
+
+# -- 07: deeply nested JSON ---------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_deeply_nested_json_before_auth_is_refused_without_a_traceback(start_server) -> None:
+    server = start_server("--auth-token", TOKEN)
+    for _ in range(5):
+        sock = RawSocket(server.port)
+        sock.send_text('{"type":"auth","token":' + nested(1900) + "}")
+        opcode, payload = sock.recv_frame()
+        assert opcode == 0x1 and json.loads(payload)["error"] == "unauthorized"
+        assert sock.close_code() == 1008
+        sock.close()
+    with server.client(f"/?token={TOKEN}") as client:
+        assert client.query("SELECT 1 AS a", "json") == [{"a": 1}]
+    log = server.log()
+    assert "Traceback" not in log and "RecursionError" not in log
+
+
+def test_deeply_nested_json_is_a_clean_error_and_the_token_stays_out_of_the_log(
+    start_server,
+) -> None:
+    server = start_server("--auth-token", TOKEN)
+    with server.client(f"/?token={TOKEN}") as client:
+        client.send('{"type":"json","queryId":"deep","sql":"SELECT 1","x":' + nested(5000) + "}")
+        error = client.recv_json()
+        assert error["type"] == "error" and error["queryId"] == "deep"
+        assert "nested too deeply" in error["error"]
+        # a binary frame whose header is nested as deeply
+        header = ('{"type":"uploadArrow","x":' + nested(5000) + "}").encode()
+        client.send(len(header).to_bytes(4, "big") + header)
+        assert client.recv_json()["type"] == "error"
+        assert client.query("SELECT 2 AS a", "json") == [{"a": 2}]  # still served
+    log = server.log()
+    assert TOKEN not in log
+    assert "Traceback" not in log and "RecursionError" not in log
+
+
+def test_every_route_of_the_server_redacts_its_request_line() -> None:
+    """Tornado's uncaught-exception line names the request URL (with `?token=`)."""
+    from sqlrooms_jupyter.redact import RedactedLogMixin
+
+    for handler in (handlers.QueryWebSocket, handlers.HealthHandler, handlers.RelayStatusHandler):
+        assert issubclass(handler, RedactedLogMixin)
+        assert handler.log_exception is RedactedLogMixin.log_exception
