@@ -30,7 +30,7 @@ from .crdt import Rooms
 from .crdt.duckdb_store import DuckDBRoomStore
 from .crdt.store import RoomStore
 from .engine import Engine, EngineConfig
-from .pubsub import Hub
+from .pubsub import CATALOG_CHANNEL, TABLE_CHANNEL_PREFIX, Hub
 from .session import Connection, Limits, ServerState, Session
 
 if TYPE_CHECKING:
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from .cluster.postgres import Cluster
 
 T = TypeVar("T")
-# Notified on every share and unshare: `{"op": "create"|"replace"|"drop", "name": NAME}`.
-CATALOG_CHANNEL = "catalog"
 
 # Room for a burst of simultaneous connections (Tornado's default is 128).
 # No route takes a request body; this leaves room for a stray small one.
@@ -314,7 +312,7 @@ class SqlroomsServer:
         return removed
 
     def _table_changed(self, name: str, op: str) -> None:
-        self.notify(f"table:{name}", {"op": op})
+        self.notify(f"{TABLE_CHANNEL_PREFIX}{name}", {"op": op})
         # One fixed channel for schema browsers, which cannot subscribe to names yet unknown.
         self.notify(CATALOG_CHANNEL, {"op": op, "name": name})
 

@@ -21,7 +21,7 @@ from . import protocol, security
 from .engine import Cancelled, Engine, Outcome, Task, Unavailable, is_expected_error
 from .flow import Backpressure, LoopInbox, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
-from .pubsub import Hub
+from .pubsub import Hub, server_channel
 from .sandbox import Refused
 
 log = logging.getLogger(__name__)
@@ -548,6 +548,11 @@ class Session:
 
     def _on_notify(self, message: dict[str, Any]) -> None:
         channel = protocol.parse_channel(message)
+        if server_channel(channel):
+            raise ProtocolError(
+                f"channel '{channel}' is the server's own (it announces shared tables there): "
+                "clients may subscribe to it, not publish on it"
+            )
         payload = message.get("payload")
         self.state.hub.publish(channel, payload, exclude=self)
         self._send_text(protocol.dumps({"type": "notify", "channel": channel, "payload": payload}))

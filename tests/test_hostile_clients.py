@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import duckdb
+import pytest
 
 from sqlrooms_jupyter import handlers
 
@@ -60,3 +64,32 @@ def test_every_route_of_the_server_redacts_its_request_line() -> None:
     for handler in (handlers.QueryWebSocket, handlers.HealthHandler, handlers.RelayStatusHandler):
         assert issubclass(handler, RedactedLogMixin)
         assert handler.log_exception is RedactedLogMixin.log_exception
+
+
+# -- 10: the server's own channels ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_clients_may_not_publish_on_the_servers_channels(
+    start_server, tmp_path: Path, read_only: bool
+) -> None:
+    db = tmp_path / "shared.db"
+    duckdb.connect(str(db)).close()
+    server = start_server("--db-path", str(db), *(["--read-only"] if read_only else []))
+    with server.client() as victim, server.client() as attacker:
+        for channel in ("catalog", "table:trips", "other"):
+            victim.send({"type": "subscribe", "channel": channel})
+            assert victim.recv_json() == {"type": "subscribed", "channel": channel}
+        for channel in ("catalog", "table:trips"):
+            attacker.send(
+                {"type": "notify", "channel": channel, "payload": {"op": "drop", "name": "trips"}}
+            )
+            error = attacker.recv_json()
+            assert error["type"] == "error"
+            assert f"channel '{channel}' is the server's own" in error["error"]
+            assert "subscribe" in error["error"]
+        attacker.send({"type": "notify", "channel": "other", "payload": 1})
+        assert attacker.recv_json()["type"] == "notify"  # the sender's own copy
+        assert attacker.recv_json() == {"type": "notifyAck", "channel": "other"}
+        # the victim's next frame is the allowed notify: nothing forged came before it
+        assert victim.recv_json() == {"type": "notify", "channel": "other", "payload": 1}
