@@ -261,10 +261,15 @@ class Engine:
         return self.runner.export(cursor, task, request, send)
 
     def upload_arrow(
-        self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        table: str,
+        ipc: memoryview,
+        max_bytes: int,
     ) -> None:
         assert self.runner is not None
-        self.runner.upload_arrow(cursor, task, table, ipc)
+        self.runner.upload_arrow(cursor, task, table, ipc, max_bytes)
 
     def _lake_version(self, cursor: duckdb.DuckDBPyConnection) -> str:
         return lake.snapshot_version(cursor, self.lakes)

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from . import export, parse_cost, results, statements
+from . import export, ipc_size, parse_cost, results, statements
 from .cache import ResultCache
 from .executor import Task
 from .flow import Pieces, StreamSender
@@ -173,14 +173,22 @@ class QueryRunner:
         )
 
     def upload_arrow(
-        self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        table: str,
+        ipc: memoryview,
+        max_bytes: int = 1 << 30,
     ) -> None:
-        """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream."""
+        """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream whose
+        data (decompressed) is at most `max_bytes`; a larger one creates nothing."""
         import pyarrow as pa
 
         if self._read_only:
             raise Refused(READ_ONLY_REFUSAL)
-        reader = pa.ipc.open_stream(pa.py_buffer(ipc))
+        data = pa.py_buffer(ipc)
+        ipc_size.check_stream_size(data, max_bytes, "uploadArrow")
+        reader = pa.ipc.open_stream(data)
         view = f"__sqlrooms_upload_{threading.get_ident()}_{id(task)}"
         cursor.register(view, reader)
         try:

@@ -186,7 +186,12 @@ class SqlroomsServer:
         loop = asyncio.get_running_loop()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self.state = ServerState(
-            self.engine, self.hub, loop, self.config.auth_token, limits=self.config.limits
+            self.engine,
+            self.hub,
+            loop,
+            self.config.auth_token,
+            limits=self.config.limits,
+            max_message_size=self.config.max_message_size,
         )
         if self.config.sync:
             allow = self.config.allow_client_snapshots

@@ -107,6 +107,8 @@ class ServerState:
     loop: asyncio.AbstractEventLoop
     auth_token: str | None = None
     limits: Limits = field(default_factory=Limits)
+    # The largest message (`--max-message-size`); an upload's data, decompressed, too.
+    max_message_size: int = 1 << 30
     rooms: Rooms | None = None
     # Why room messages are refused when `rooms` is None.
     rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
@@ -227,10 +229,10 @@ class Session:
             query_id = protocol.parse_query_id(header)
             table = protocol.table_reference(header.get("tableName"))
             task = Task("upload", f"uploadArrow {header['tableName']}", query_id, owner=self)
-            engine = self.state.engine
+            engine, max_bytes = self.state.engine, self.state.max_message_size
             self._submit(
                 task,
-                lambda cursor, t: engine.upload_arrow(cursor, t, table, payload),
+                lambda cursor, t: engine.upload_arrow(cursor, t, table, payload, max_bytes),
                 lambda _: self._send_text(
                     protocol.dumps({"type": "uploadAck", "queryId": query_id})
                 ),

@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from sqlrooms_jupyter import handlers
 
 from .rawws import RawSocket
+from .support import ServerProcess
 
 TOKEN = "hostile-secret-token"
 
@@ -93,3 +96,44 @@ def test_clients_may_not_publish_on_the_servers_channels(
         assert attacker.recv_json() == {"type": "notifyAck", "channel": "other"}
         # the victim's next frame is the allowed notify: nothing forged came before it
         assert victim.recv_json() == {"type": "notify", "channel": "other", "payload": 1}
+
+
+# -- 09: compressed uploads ---------------------------------------------------------------
+
+
+def rss(server: ServerProcess) -> int:
+    with open(f"/proc/{server.proc.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def compressed_upload(rows: int, table: str, query_id: str) -> bytes:
+    batch = pa.record_batch([pa.array(np.zeros(rows, dtype=np.int64))], names=["z"])
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_stream(sink, batch.schema, options=options) as writer:
+        writer.write_batch(batch)
+    header = json.dumps({"type": "uploadArrow", "tableName": table, "queryId": query_id}).encode()
+    return len(header).to_bytes(4, "big") + header + sink.getvalue().to_pybytes()
+
+
+def test_a_compressed_upload_is_bounded_by_its_decompressed_size(start_server) -> None:
+    server = start_server("--memory-limit", "128MB", "--max-message-size", "64K")
+    bomb = compressed_upload(32 << 20, "bomb", "up")  # 256 MB of zeros in ~10 KB
+    assert len(bomb) < 64 << 10
+    before = rss(server)
+    with server.client() as client:
+        client.send(bomb)
+        error = client.recv_json(60)
+        assert error["type"] == "error" and error["queryId"] == "up"
+        assert "65,536 bytes once decompressed" in error["error"]
+        assert rss(server) - before < 64 << 20
+        # nothing half-created; a small compressed upload still works
+        answer = client.query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'bomb'")
+        assert answer.to_pylist() == [{"n": 0}]
+        client.send(compressed_upload(1000, "small", "up2"))
+        assert client.recv_json() == {"type": "uploadAck", "queryId": "up2"}
+        assert client.query("SELECT count(*) AS n FROM small").to_pylist() == [{"n": 1000}]
+    assert "Traceback" not in server.log()
