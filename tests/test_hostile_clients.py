@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,7 +16,8 @@ import pytest
 from sqlrooms_jupyter import handlers
 
 from .rawws import RawSocket
-from .support import ServerProcess
+from .support import ServerProcess, http_get
+from .test_query_timeout import FifoFeeder, answers, fifo_read
 
 TOKEN = "hostile-secret-token"
 
@@ -137,3 +140,42 @@ def test_a_compressed_upload_is_bounded_by_its_decompressed_size(start_server) -
         assert client.recv_json() == {"type": "uploadAck", "queryId": "up2"}
         assert client.query("SELECT count(*) AS n FROM small").to_pylist() == [{"n": 1000}]
     assert "Traceback" not in server.log()
+
+
+# -- 06: reads that never return ----------------------------------------------------------
+
+
+def test_the_servers_stdin_is_not_there_to_block_a_read(tmp_path: Path) -> None:
+    """Run from a shell or a supervisor, stdin is a terminal or a pipe nobody writes."""
+    server = ServerProcess("--query-timeout", "5", cwd=tmp_path, stdin=subprocess.PIPE)
+    try:
+        with server.client() as client:
+            started = time.monotonic()
+            rows = client.query("SELECT content FROM read_text('/dev/stdin')", "json")
+            assert rows == [{"content": ""}]
+            assert time.monotonic() - started < 4
+    finally:
+        server.stop()
+
+
+def test_one_connection_cannot_use_up_the_written_off_workers(tmp_path: Path, start_server) -> None:
+    fifo = FifoFeeder(tmp_path / "fifo")
+    # 4 workers: at most 16 written off, 4 of them for one connection's queries
+    server = start_server("--query-timeout", "0.5", "--pool-size", "4")
+    try:
+        with server.client() as attacker, server.client() as victim:
+            for i in range(40):
+                attacker.send({"type": "json", "queryId": f"f{i}", "sql": fifo_read(fifo.path)})
+            errors = [frame["error"] for frame in answers(attacker, 40, timeout=90).values()]
+            stuck = "this connection has 4 cancelled queries stuck in reads that do not respond"
+            assert all(e == "query timed out after 0.5 s" or e.startswith(stuck) for e in errors)
+            assert sum(e.startswith(stuck) for e in errors) >= 30
+            refused = attacker.query("SELECT 1 AS x", "json")
+            assert refused["type"] == "error" and refused["error"].startswith(stuck)
+            # everyone else is served, and the server is ready
+            assert victim.query("SELECT 1 AS x", "json") == [{"x": 1}]
+            assert http_get(server.http + "/readyz")[0] == 200
+    finally:
+        fifo.release()
+        time.sleep(0.5)
+        fifo.close()
