@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -18,6 +22,7 @@ from sqlrooms_jupyter import handlers
 from .rawws import RawSocket
 from .support import ServerProcess, http_get
 from .test_query_timeout import FifoFeeder, answers, fifo_read
+from .unit.polling import wait_until
 
 TOKEN = "hostile-secret-token"
 
@@ -179,3 +184,106 @@ def test_one_connection_cannot_use_up_the_written_off_workers(tmp_path: Path, st
         fifo.release()
         time.sleep(0.5)
         fifo.close()
+
+
+# -- 11: descriptors ------------------------------------------------------------------------
+
+
+def descriptor_limit(count: int) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+    return limit
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_percent(server: ServerProcess, seconds: float = 2.0) -> float:
+    before, started = cpu_seconds(server.proc.pid), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (cpu_seconds(server.proc.pid) - before) / (time.monotonic() - started)
+
+
+def limited_server(tmp_path: Path, descriptors: int, *args: str) -> ServerProcess:
+    return ServerProcess(*args, cwd=tmp_path, preexec_fn=descriptor_limit(descriptors))
+
+
+def test_half_sent_requests_do_not_lock_token_holders_out(tmp_path: Path) -> None:
+    server = limited_server(tmp_path, 256, "--auth-token", TOKEN)
+    sockets = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            sockets.append(sock)
+        log_before = len(server.log())
+        with server.client(f"/?token={TOKEN}") as client:
+            assert client.query("SELECT 1 AS a", "json") == [{"a": 1}]
+        assert busy_percent(server) < 30
+        assert len(server.log()) - log_before < 20_000
+        assert "Too many open files" not in server.log()
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+
+
+def upgrade_request(port: int) -> bytes:
+    return (
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+def test_running_out_of_descriptors_pauses_accepting_without_spinning(tmp_path: Path) -> None:
+    server = limited_server(tmp_path, 128)
+    sockets = []
+    try:
+        for i in range(160):  # upgraded WebSockets: more than the server has descriptors for
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(upgrade_request(server.port))
+            sockets.append(sock)
+            if i % 10 == 9:
+                time.sleep(0.05)  # not a burst: each gets upgraded
+        wait_until(lambda: "cannot accept connections" in server.log(), timeout=10)
+        assert busy_percent(server) < 30
+        log = server.log()
+        assert log.count("cannot accept connections") == 1
+        assert "Traceback" not in log
+        for sock in sockets:
+            sock.close()
+        sockets.clear()
+        with server.client() as client:  # accepting resumes once descriptors are free
+            assert client.query("SELECT 1 AS a", "json") == [{"a": 1}]
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+
+
+def test_upgraded_connections_do_not_count_as_pending(tmp_path: Path) -> None:
+    """Half the descriptors (here 128) for connections before their upgrade; WebSockets
+    already upgraded are never closed to make room."""
+    server = limited_server(tmp_path, 256)
+    clients, sockets = [], []
+    try:
+        clients = [server.client() for _ in range(90)]
+        for _ in range(60):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            sockets.append(sock)
+        with server.client() as probe:
+            assert probe.query("SELECT 1 AS a", "json") == [{"a": 1}]
+        for i, client in enumerate(clients):
+            assert client.query(f"SELECT {i} AS a", "json") == [{"a": i}]
+    finally:
+        for sock in sockets:
+            sock.close()
+        for client in clients:
+            client.close()
+        server.stop()
