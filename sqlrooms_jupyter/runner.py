@@ -22,6 +22,9 @@ from .statements import Statements
 # long (a 250 KB IN list: ~100 ms). A long SELECT is run as `SELECT * FROM query('...')`:
 # DuckDB parses the text inside while binding, with the GIL released.
 _CLASSIFY_BELOW = 16 << 10
+# JSON text is counted against its bound batch by batch: smaller batches overshoot less
+# (a batch of 64k rows of 1 KB is 64 MB on top of the bound).
+_JSON_BATCH_ROWS = 8192
 # An export's file goes to the client in binary messages of about this size.
 EXPORT_CHUNK_BYTES = 1 << 20
 # query() refuses anything but one SELECT with these; such text runs the usual way.
@@ -46,6 +49,7 @@ class QueryRunner:
         read_only: bool = False,
         batch_rows: int,
         stream_chunk_bytes: int,
+        max_whole_result: int = 64 << 20,
         version: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> None:
         self.cache = cache
@@ -54,6 +58,8 @@ class QueryRunner:
         self._read_only = read_only
         self._batch_rows = batch_rows
         self._stream_chunk_bytes = stream_chunk_bytes
+        # JSON results and results to be cached are built whole: at most this large.
+        self._max_whole_result = max_whole_result
         # The data's version (a lake's snapshot ids): part of a cached result's key, so a
         # result is never served once another replica changed the data.
         self._version = version
@@ -104,7 +110,10 @@ class QueryRunner:
             if stored is not None:
                 return _from_cache(query, stored)
             generation = cache.generation
-            outcome = self._compute(cursor, task, query, types, None, relation)
+            # Kept whole for the cache up to a bound; a larger one is streamed, not cached.
+            outcome = self._compute(
+                cursor, task, query, types, stream, relation, whole=self._max_whole_result
+            )
             unchanged = not self._version or self._version(cursor) == version
             if outcome.payload is not None and unchanged:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
@@ -125,7 +134,10 @@ class QueryRunner:
         types: tuple[Any, ...] | None,
         stream: StreamSender | None,
         relation: duckdb.DuckDBPyRelation | None = None,
+        whole: int | None = None,
     ) -> Outcome:
+        """The result; an Arrow one streamed past `stream_chunk_bytes` (or, given `whole`,
+        past that many bytes)."""
         task.check()
         one_select = types == (duckdb.StatementType.SELECT,)
         direct = relation is None and self._direct_select and one_select
@@ -137,7 +149,12 @@ class QueryRunner:
             if relation is None or results.answers_ok(types or ()):
                 return Outcome("ok")
             if query.kind == "json":
-                return Outcome("json", results.json_records(relation))
+                records = results.json_records(
+                    relation,
+                    max_bytes=self._max_whole_result,
+                    batch_rows=min(self._batch_rows, _JSON_BATCH_ROWS),
+                )
+                return Outcome("json", records)
             reader = results.record_batches(relation, self._batch_rows)
         payload = results.write_arrow(
             reader,
@@ -145,6 +162,7 @@ class QueryRunner:
             inline_limit=self._stream_chunk_bytes,
             stream=stream,
             check=task.check,
+            whole_limit=whole,
         )
         return Outcome("arrow", payload)
 

@@ -325,7 +325,7 @@ class Session:
         engine = self.state.engine
         task = Task(query.kind, query.sql, query.query_id, owner=self)
         stream = None
-        if query.kind == "arrow" and not query.persist:
+        if query.kind == "arrow":  # a persist result too, when too large to keep whole
             stream = StreamSender(
                 self.state.inbox,
                 self.connection.budget,

@@ -8,6 +8,7 @@ import os
 import resource
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from sqlrooms_jupyter import handlers
 
 from .rawws import RawSocket
-from .support import ServerProcess, http_get
+from .support import Client, ServerProcess, http_get
 from .test_query_timeout import FifoFeeder, answers, fifo_read
 from .unit.polling import wait_until
 
@@ -287,3 +288,72 @@ def test_upgraded_connections_do_not_count_as_pending(tmp_path: Path) -> None:
         for client in clients:
             client.close()
         server.stop()
+
+
+# -- 08: results built whole ----------------------------------------------------------------
+
+BIG = "SELECT repeat('x', 1000) AS s FROM range(200000)"  # 200 MB
+
+
+def peak_growth(server: ServerProcess, run: Callable[[], object]) -> tuple[object, int]:
+    """`run()`'s result and how far the server's RSS rose above where it was meanwhile."""
+    base, peak, done = rss(server), [0], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss(server))
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run()
+    finally:
+        done.set()
+        watcher.join()
+    return result, peak[0] - base
+
+
+def test_a_json_result_over_the_bound_is_refused_before_it_is_built(start_server) -> None:
+    server = start_server("--memory-limit", "128MB")
+
+    def two_at_once() -> list[dict]:
+        with server.client() as a, server.client() as b:
+            a.send({"type": "json", "sql": BIG, "queryId": "a"})
+            b.send({"type": "json", "sql": BIG, "queryId": "b"})
+            return [a.recv_json(120), b.recv_json(120)]
+
+    answers_, growth = peak_growth(server, two_at_once)
+    for frame in answers_:
+        assert frame["type"] == "error"
+        assert "JSON result over this server's limit of 67,108,864 bytes" in frame["error"]
+        assert "Arrow" in frame["error"]
+    assert growth < 300 << 20, f"RSS grew {growth >> 20} MB"
+    with server.client() as client:  # under the bound, JSON as ever
+        assert client.query("SELECT 1 AS a", "json") == [{"a": 1}]
+    assert "Traceback" not in server.log()
+
+
+def streamed_rows(client: Client, query_id: str) -> int:
+    """The rows of an Arrow answer, read as it arrives (one message, however long)."""
+    header, payload = client.recv(120)
+    assert header == {"type": "arrow", "queryId": query_id}, header
+    return sum(len(batch) for batch in pa.ipc.open_stream(payload))
+
+
+def test_a_persisted_result_over_the_bound_is_streamed_not_held(start_server) -> None:
+    server = start_server("--memory-limit", "128MB")
+
+    def two_at_once() -> list[int]:
+        with server.client() as a, server.client() as b:
+            for client, query_id in ((a, "a"), (b, "b")):
+                client.send({"type": "arrow", "sql": BIG, "queryId": query_id, "persist": True})
+            return [streamed_rows(a, "a"), streamed_rows(b, "b")]
+
+    rows, growth = peak_growth(server, two_at_once)
+    assert rows == [200000, 200000]
+    assert growth < 300 << 20, f"RSS grew {growth >> 20} MB"
+    with server.client() as client:  # a small one is still cached and served again
+        for _ in range(2):
+            table = client.query("SELECT 42 AS a", persist=True)
+            assert table.to_pylist() == [{"a": 42}]
