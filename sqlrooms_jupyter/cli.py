@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from . import process
 from ._version import __version__
 from .engine import EngineConfig
 from .executor import default_pool_size
@@ -372,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    process.detach_stdin()
+    process.raise_descriptor_limit()
     try:
         blocked = asyncio.run(serve(config))
     except OSError as exc:

@@ -62,6 +62,10 @@ class EngineConfig:
     batch_rows: int = 65_536
     # Arrow results larger than this are streamed in chunks of about this size.
     stream_chunk_bytes: int = 4 << 20
+    # The largest result built whole in memory (outside DuckDB's memory limit): a JSON
+    # result over it is refused, a `persist` Arrow result over it is streamed, not cached.
+    # The same as a connection's send buffer (`ServerConfig.send_buffer_limit`).
+    max_whole_result: int = 64 << 20
     # Statements run once on the server's connection after it opens (`--init-sql`).
     init_sql: str = ""
     sandbox: Sandbox = field(default_factory=Sandbox)
@@ -150,6 +154,7 @@ class Engine:
             read_only=sandbox.read_only,
             batch_rows=cfg.batch_rows,
             stream_chunk_bytes=cfg.stream_chunk_bytes,
+            max_whole_result=cfg.max_whole_result,
             version=self._lake_version if self.lakes else None,
         )
         self.executor.on_cursor = (lambda cursor: cursor.execute(use)) if use else None
@@ -261,10 +266,15 @@ class Engine:
         return self.runner.export(cursor, task, request, send)
 
     def upload_arrow(
-        self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        table: str,
+        ipc: memoryview,
+        max_bytes: int,
     ) -> None:
         assert self.runner is not None
-        self.runner.upload_arrow(cursor, task, table, ipc)
+        self.runner.upload_arrow(cursor, task, table, ipc, max_bytes)
 
     def _lake_version(self, cursor: duckdb.DuckDBPyConnection) -> str:
         return lake.snapshot_version(cursor, self.lakes)

@@ -9,7 +9,11 @@ A cancelled task whose worker does not return (blocked in a read that
 `interrupt()` cannot reach: a FIFO, a hung network file system) is written
 off: a replacement takes its place, and the thread exits whenever it returns.
 At most `max_written_off` threads are written off at once; a stuck worker beyond
-that keeps its place, and new work is refused (`Exhausted`) until some return.
+that keeps its place, and new work is refused (`Exhausted`) until some return. So that
+one client cannot use that bound up alone, an owner (a connection) with
+`max_written_off_per_owner` written-off threads gets no new work started
+(`OwnerStuck`) until some of them return: it can hold at most that many plus the
+pool's size (the ones already running when it reached it).
 """
 
 from __future__ import annotations
@@ -62,6 +66,17 @@ class Exhausted(Unavailable):
             f"the server is out of workers: {stuck} cancelled queries are stuck in reads "
             "that do not respond to cancel (e.g. a FIFO or a hung network file system); "
             "new queries are refused until they return"
+        )
+
+
+class OwnerStuck(Unavailable):
+    """This client's own stuck queries hold too many written-off workers."""
+
+    def __init__(self, stuck: int) -> None:
+        super().__init__(
+            f"this connection has {stuck} cancelled queries stuck in reads that do not "
+            "respond to cancel (e.g. a FIFO, /dev/stdin or a hung network file system); "
+            "its new queries are refused until they return"
         )
 
 
@@ -118,6 +133,8 @@ class _Pool:
         self._size = size
         self._name = name
         self._max_written_off = max_written_off
+        # Written-off threads by their task's owner (tasks without an owner not counted).
+        self._written_off_by: dict[object, int] = {}
         self._queue: queue.SimpleQueue[tuple[Task, Callable[[Task], None]] | None] = (
             queue.SimpleQueue()
         )
@@ -192,9 +209,15 @@ class _Pool:
         )
         return refusal
 
+    def written_off_by(self, owner: object) -> int:
+        """How many written-off threads are still stuck in `owner`'s tasks."""
+        return self._written_off_by.get(owner, 0) if owner is not None else 0
+
     def _write_off(self, task: Task, thread: threading.Thread) -> None:  # holding the lock
         self._written_off.add(thread)
         task.written_off = True
+        if task.owner is not None:
+            self._written_off_by[task.owner] = self._written_off_by.get(task.owner, 0) + 1
         self._live -= 1
         if self._backlog:
             self._backlog -= 1
@@ -220,6 +243,7 @@ class _Pool:
                 self._overdue.discard(task)
                 if me in self._written_off:
                     self._written_off.discard(me)  # its place was taken: it ends here
+                    self._returned(task.owner)
                     while self._overdue and len(self._written_off) < self._max_written_off:
                         waiting = self._overdue.pop()
                         if waiting.worker is not None and not waiting.future.done():
@@ -230,6 +254,15 @@ class _Pool:
                 else:
                     self._idle += 1
             del item, task, run
+
+    def _returned(self, owner: object) -> None:  # holding the lock
+        if owner is None:
+            return
+        left = self._written_off_by.get(owner, 0) - 1
+        if left > 0:
+            self._written_off_by[owner] = left
+        else:
+            self._written_off_by.pop(owner, None)
 
     def shutdown(self) -> None:
         """Queued tasks are cancelled; running ones finish on their own."""
@@ -263,6 +296,7 @@ class Executor:
         conflict_retries: int = 5,
         *,
         max_written_off: int | None = None,
+        max_written_off_per_owner: int | None = None,
         write_off_after: float = WRITE_OFF_AFTER,
     ) -> None:
         self.pool_size = pool_size
@@ -270,6 +304,13 @@ class Executor:
         # Threads stuck in uninterruptible reads beyond which new work is refused (a
         # blocked thread costs little: its stack and an idle cursor).
         self.max_written_off = 4 * pool_size if max_written_off is None else max_written_off
+        # ... and beyond which one owner's new work is refused (4 by default, fewer for a
+        # small pool, so that one owner holds at most a part of the bound).
+        self.max_written_off_per_owner = (
+            max(1, min(4, self.max_written_off // 4))
+            if max_written_off_per_owner is None
+            else max_written_off_per_owner
+        )
         self.write_off_after = write_off_after
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pool: _Pool | None = None
@@ -366,12 +407,19 @@ class Executor:
             self._tasks.add(task)
         task.future.add_done_callback(lambda _: self._forget(task))
         try:
+            self._check_owner(task)
             self._pool.submit(task, lambda task: self._run(task, work))
-        except Exhausted as exc:
+        except (Exhausted, OwnerStuck) as exc:
             task.future.set_exception(exc)
         except RuntimeError:
             task.future.set_exception(Unavailable("server is shutting down"))
         return task
+
+    def _check_owner(self, task: Task) -> None:
+        """Refuse to start work for an owner whose stuck tasks hold its share of workers."""
+        stuck = self._pool.written_off_by(task.owner) if self._pool is not None else 0
+        if stuck >= self.max_written_off_per_owner:
+            raise OwnerStuck(stuck)
 
     def _forget(self, task: Task) -> None:
         with self._tasks_lock:
@@ -386,6 +434,7 @@ class Executor:
                 raise Cancelled()
             if con is None:
                 raise Unavailable("server is shutting down")
+            self._check_owner(task)  # it may have waited while its owner's reads got stuck
             lane = self._take_lane(con)
             task.cursor = lane.cursor
             task.started = time.monotonic()

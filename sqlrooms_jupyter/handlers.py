@@ -20,6 +20,7 @@ from tornado.log import access_log
 from . import protocol, security, webapp
 from ._version import __version__
 from .connection import TornadoConnection
+from .redact import RedactedLogMixin
 from .session import Session
 from .transport import lenient_protocol
 
@@ -51,8 +52,9 @@ def host_ok(server: SqlroomsServer, handler: tornado.web.RequestHandler) -> bool
     return False
 
 
-class ServerHandler(tornado.web.RequestHandler):
-    """Every route: a server bound to loopback answers only loopback Host names."""
+class ServerHandler(RedactedLogMixin, tornado.web.RequestHandler):
+    """Every route: a server bound to loopback answers only loopback Host names; a
+    `?token=` never reaches the log, even in an error's request line."""
 
     server: SqlroomsServer
 
@@ -91,7 +93,7 @@ class VersionHandler(ServerHandler):
         )
 
 
-class RelayStatusHandler(tornado.web.RequestHandler):
+class RelayStatusHandler(RedactedLogMixin, tornado.web.RequestHandler):
     """`server.status()` for the Jupyter server extension, on the private socket only."""
 
     def initialize(self, server: SqlroomsServer) -> None:

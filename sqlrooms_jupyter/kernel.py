@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from . import process
 from .background import ServerThread
 from .fingerprint import fingerprint
 from .server import ServerConfig, SqlroomsServer
@@ -164,6 +165,10 @@ class KernelServer:
         if port_fallback and config.port and not port_is_free(config.host, config.port):
             self.notes.append(f"port {config.port} is in use; picked a free one")
             config.port = 0
+        process.raise_descriptor_limit()
+        if self.kernel_id is not None:
+            # A kernel's stdin is its launcher's pipe, never written (input comes over ZMQ).
+            process.detach_stdin()
         if self.kernel_id is not None and self.runtime_dir is not None:
             config.relay_secret = secrets.token_urlsafe(32)
             config.unix_socket = str(self._socket_path(self.runtime_dir / "sqlrooms"))

@@ -72,7 +72,11 @@ def parse_text(text: str) -> dict[str, Any]:
     try:
         message = json.loads(text)
     except ValueError as exc:
-        raise ProtocolError(f"invalid json: {exc}") from None
+        raise ProtocolError(f"invalid json: {exc}", _query_id_near_ends(text)) from None
+    except RecursionError:  # e.g. `[[[…]]]`: a client mistake, never a traceback
+        raise ProtocolError(
+            "invalid message: JSON nested too deeply", _query_id_near_ends(text)
+        ) from None
     if not isinstance(message, dict):
         raise ProtocolError("invalid message: expected a JSON object")
     query_id = message.get("queryId")
@@ -141,12 +145,21 @@ def text_too_long(max_sql_chars: int, head: str, tail: str) -> ProtocolError:
     """The error for a text message over `max_text_bytes`, refused before its JSON is
     parsed: parsing megabytes holds the event loop every client shares. The queryId is
     looked for where clients put it, in the message's first or last KiB (`head`, `tail`)."""
-    found = _QUERY_ID_FIELD.search(head) or _QUERY_ID_FIELD.search(tail)
     return ProtocolError(
         f"text message over this server's limit of {max_text_bytes(max_sql_chars):,} bytes "
         f"(SQL is limited to {max_sql_chars:,} characters: --max-sql-size)",
-        found.group(1) if found else None,
+        _query_id_in(head, tail),
     )
+
+
+def _query_id_near_ends(text: str) -> str | None:
+    """The queryId of a message that does not parse, if it is where clients put it."""
+    return _query_id_in(text[:1024], text[-1024:])
+
+
+def _query_id_in(head: str, tail: str) -> str | None:
+    found = _QUERY_ID_FIELD.search(head) or _QUERY_ID_FIELD.search(tail)
+    return found.group(1) if found else None
 
 
 def check_text_size(text: str, max_sql_chars: int) -> None:
@@ -230,7 +243,7 @@ def parse_binary(data: bytes | memoryview) -> tuple[dict[str, Any], memoryview] 
         return None
     try:
         header = json.loads(bytes(view[HEADER_LENGTH_BYTES:end]).decode())
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         return None

@@ -12,6 +12,17 @@ from typing import Any, Protocol
 
 from .protocol import dumps
 
+# The server's own channels: it publishes there on every share and unshare (and a lake's
+# new snapshots); clients may subscribe, never publish (they could forge those events).
+# `catalog`: `{"op": "create"|"replace"|"drop", "name": NAME}`; `table:NAME`: `{"op": ...}`.
+CATALOG_CHANNEL = "catalog"
+TABLE_CHANNEL_PREFIX = "table:"
+
+
+def server_channel(channel: str) -> bool:
+    """Whether only the server publishes on `channel`."""
+    return channel == CATALOG_CHANNEL or channel.startswith(TABLE_CHANNEL_PREFIX)
+
 
 class Subscriber(Protocol):
     def send_text(self, text: str) -> None: ...

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from .flow import Pieces, StreamSender
 from .protocol import quote_identifier
+from .sandbox import Refused
 
 ST = duckdb.StatementType
 # Statements DuckDB answers with a placeholder ("Success" or an empty "Count"):
@@ -116,19 +117,22 @@ def write_arrow(
     inline_limit: int,
     stream: StreamSender | None,
     check: Callable[[], None],
+    whole_limit: int | None = None,
 ) -> bytes | None:
     """Write `prefix` + an Arrow IPC stream.
 
-    Returns the whole message when it stays under `inline_limit` (or when no
-    stream is given). Otherwise it is sent through `stream` in chunks of about
-    `inline_limit` bytes, and None is returned. `check` raises to stop early.
+    Returns the whole message when it stays under `whole_limit` (default:
+    `inline_limit`), or when no stream is given. Otherwise it is sent through
+    `stream` in chunks of about `inline_limit` bytes, and None is returned.
+    `check` raises to stop early.
     """
     buffer = _MessageBuffer(prefix)
+    keep = inline_limit if whole_limit is None else whole_limit
     with pa.ipc.new_stream(buffer, reader.schema, options=_IPC_OPTIONS) as writer:
         for batch in reader:
             check()
             writer.write_batch(batch)
-            if stream is not None and buffer.size >= inline_limit:
+            if stream is not None and buffer.size >= (inline_limit if stream.started else keep):
                 stream.send(buffer.take())
     if stream is not None and stream.started:
         stream.send(buffer.take(), last=True)
@@ -152,7 +156,20 @@ def escape_json_text(text: bytes) -> bytes:
     return text.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
 
 
-def json_records(relation: duckdb.DuckDBPyRelation) -> Pieces:
+class ResultTooLarge(Refused):
+    """A result that would be built whole in memory over the server's bound."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"JSON result over this server's limit of {limit:,} bytes (a JSON result is "
+            "built whole in memory); ask for it as Arrow (type 'arrow'), which is streamed, "
+            "or add a LIMIT"
+        )
+
+
+def json_records(
+    relation: duckdb.DuckDBPyRelation, *, max_bytes: int | None = None, batch_rows: int = 65_536
+) -> Pieces:
     """The rows as a JSON array text, escaped as the content of a JSON string, which is how
     the protocol carries it (docs/protocol.md, "JSON values", has the mapping). Pieces of it,
     in fact: one per record batch, never joined.
@@ -160,15 +177,23 @@ def json_records(relation: duckdb.DuckDBPyRelation) -> Pieces:
     DuckDB writes each row already escaped and followed by a comma, so the text
     is the Arrow column's value buffer as it is: nothing is escaped, split or
     joined in Python. Numbers need no escaping; NaN and ±Infinity become strings.
+    Over `max_bytes`, `ResultTooLarge` is raised as soon as that is known (batch by batch).
     """
     relation = _blobs_as_base64(relation)
     columns, types = relation.columns, [str(t) for t in relation.types]
     nested_floats = any(f in t for t in types if t not in _FLOATS for f in _FLOATS)
     if nested_floats or len(set(columns)) != len(columns):
-        return [escape_json_text(_plain_records(relation))]
-    rows = arrow_table(relation.project(_escaped_row(columns, types))).column(0)
+        return [escape_json_text(_plain_records(relation, max_bytes, batch_rows))]
+    rows = record_batches(relation.project(_escaped_row(columns, types)), batch_rows)
     out: Pieces = [b"["]
-    out.extend(_value_bytes(chunk) for chunk in rows.chunks if len(chunk))
+    size = 0
+    for batch in rows:
+        if len(batch):
+            piece = _value_bytes(batch.column(0))
+            size += len(piece)
+            if max_bytes is not None and size > max_bytes:
+                raise ResultTooLarge(max_bytes)
+            out.append(piece)
     if len(out) > 1:
         out[-1] = out[-1][:-1]  # the last row's comma
     out.append(b"]")
@@ -246,13 +271,22 @@ def _blobs_as_base64(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelati
     )
 
 
-def _plain_records(relation: duckdb.DuckDBPyRelation) -> bytes:
+def _plain_records(
+    relation: duckdb.DuckDBPyRelation, max_bytes: int | None, batch_rows: int
+) -> bytes:
     """The rows as plain JSON text, non-finite numbers quoted (the general, slower path)."""
-    rows = arrow_table(relation.set_alias(_ROW).project(f"to_json({_ROW})"))
-    values = rows.column(0).combine_chunks()
-    if len(values) == 0:
+    rows = record_batches(relation.set_alias(_ROW).project(f"to_json({_ROW})"), batch_rows)
+    parts, size = [], 0
+    for batch in rows:
+        if len(batch):
+            part = _join(batch.column(0)).to_pybytes()
+            size += len(part) + 1
+            if max_bytes is not None and size > max_bytes:
+                raise ResultTooLarge(max_bytes)
+            parts.append(part)
+    if not parts:
         return b"[]"
-    text: bytes = b"[" + _join(values).to_pybytes() + b"]"
+    text: bytes = b"[" + b",".join(parts) + b"]"
     if b"NaN" in text or b"Infinity" in text:
         text = _NON_FINITE.sub(_quote_non_finite, text)
     return text

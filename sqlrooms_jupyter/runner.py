@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from . import export, parse_cost, results, statements
+from . import export, ipc_size, parse_cost, results, statements
 from .cache import ResultCache
 from .executor import Task
 from .flow import Pieces, StreamSender
@@ -25,6 +25,9 @@ ST = duckdb.StatementType
 # (statements.classify_long), and a long SELECT is run as `SELECT * FROM query('...')`:
 # DuckDB parses the text inside while binding, with the GIL released.
 _CLASSIFY_BELOW = 16 << 10
+# JSON text is counted against its bound batch by batch: smaller batches overshoot less
+# (a batch of 64k rows of 1 KB is 64 MB on top of the bound).
+_JSON_BATCH_ROWS = 8192
 # An export's file goes to the client in binary messages of about this size.
 EXPORT_CHUNK_BYTES = 1 << 20
 # query() refuses anything but one SELECT with these; such text runs the usual way.
@@ -49,6 +52,7 @@ class QueryRunner:
         read_only: bool = False,
         batch_rows: int,
         stream_chunk_bytes: int,
+        max_whole_result: int = 64 << 20,
         version: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> None:
         self.cache = cache
@@ -57,6 +61,8 @@ class QueryRunner:
         self._read_only = read_only
         self._batch_rows = batch_rows
         self._stream_chunk_bytes = stream_chunk_bytes
+        # JSON results and results to be cached are built whole: at most this large.
+        self._max_whole_result = max_whole_result
         # The data's version (a lake's snapshot ids): part of a cached result's key, so a
         # result is never served once another replica changed the data.
         self._version = version
@@ -109,7 +115,10 @@ class QueryRunner:
             if stored is not None:
                 return _from_cache(query, stored)
             generation = cache.generation
-            outcome = self._compute(cursor, task, query, types, None, relation)
+            # Kept whole for the cache up to a bound; a larger one is streamed, not cached.
+            outcome = self._compute(
+                cursor, task, query, types, stream, relation, whole=self._max_whole_result
+            )
             unchanged = not self._version or self._version(cursor) == version
             if outcome.payload is not None and unchanged:
                 cache.put(key, _cacheable(query, outcome.payload), generation)
@@ -134,7 +143,10 @@ class QueryRunner:
         types: tuple[Any, ...] | None,
         stream: StreamSender | None,
         relation: duckdb.DuckDBPyRelation | None = None,
+        whole: int | None = None,
     ) -> Outcome:
+        """The result; an Arrow one streamed past `stream_chunk_bytes` (or, given `whole`,
+        past that many bytes)."""
         task.check()
         one_select = types == (duckdb.StatementType.SELECT,)
         direct = relation is None and self._direct_select and one_select
@@ -146,7 +158,12 @@ class QueryRunner:
             if relation is None or results.answers_ok(types or ()):
                 return Outcome("ok")
             if query.kind == "json":
-                return Outcome("json", results.json_records(relation))
+                records = results.json_records(
+                    relation,
+                    max_bytes=self._max_whole_result,
+                    batch_rows=min(self._batch_rows, _JSON_BATCH_ROWS),
+                )
+                return Outcome("json", records)
             reader = results.record_batches(relation, self._batch_rows)
         payload = results.write_arrow(
             reader,
@@ -154,6 +171,7 @@ class QueryRunner:
             inline_limit=self._stream_chunk_bytes,
             stream=stream,
             check=task.check,
+            whole_limit=whole,
         )
         return Outcome("arrow", payload)
 
@@ -183,14 +201,22 @@ class QueryRunner:
         )
 
     def upload_arrow(
-        self, cursor: duckdb.DuckDBPyConnection, task: Task, table: str, ipc: memoryview
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        table: str,
+        ipc: memoryview,
+        max_bytes: int = 1 << 30,
     ) -> None:
-        """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream."""
+        """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream whose
+        data (decompressed) is at most `max_bytes`; a larger one creates nothing."""
         import pyarrow as pa
 
         if self._read_only:
             raise Refused(READ_ONLY_REFUSAL)
-        reader = pa.ipc.open_stream(pa.py_buffer(ipc))
+        data = pa.py_buffer(ipc)
+        ipc_size.check_stream_size(data, max_bytes, "uploadArrow")
+        reader = pa.ipc.open_stream(data)
         view = f"__sqlrooms_upload_{threading.get_ident()}_{id(task)}"
         cursor.register(view, reader)
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import socket
 import threading
 import time
@@ -25,12 +26,12 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from . import handlers
+from . import handlers, listener
 from .crdt import Rooms
 from .crdt.duckdb_store import DuckDBRoomStore
 from .crdt.store import RoomStore
 from .engine import Engine, EngineConfig
-from .pubsub import Hub
+from .pubsub import CATALOG_CHANNEL, TABLE_CHANNEL_PREFIX, Hub
 from .session import Connection, Limits, ServerState, Session
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from .cluster.postgres import Cluster
 
 T = TypeVar("T")
-# Notified on every share and unshare: `{"op": "create"|"replace"|"drop", "name": NAME}`.
-CATALOG_CHANNEL = "catalog"
 
 # Room for a burst of simultaneous connections (Tornado's default is 128).
 # No route takes a request body; this leaves room for a stray small one.
@@ -72,6 +71,9 @@ class ServerConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     # PostgreSQL URL shared by the replicas: notify fan-out and CRDT rooms (`--cluster`).
     cluster: str | None = None
+    # Connections still sending their HTTP request (before the upgrade); over it the oldest
+    # is closed. None: half the descriptor limit, at most 1024 (`listener.max_pending_for`).
+    max_pending_connections: int | None = None
 
 
 class SqlroomsServer:
@@ -92,8 +94,8 @@ class SqlroomsServer:
         self.started_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._http: tornado.httpserver.HTTPServer | None = None
-        self._relay_http: tornado.httpserver.HTTPServer | None = None
+        self._http: listener.BoundedHTTPServer | None = None
+        self._relay_http: listener.BoundedHTTPServer | None = None
         self._sockets: list[socket.socket] = []
 
     # -- addresses -----------------------------------------------------------
@@ -145,7 +147,7 @@ class SqlroomsServer:
             self.config.port, self.config.host, backlog=_LISTEN_BACKLOG
         )
         max_buffer = self.config.max_message_size + (1 << 20)
-        self._http = tornado.httpserver.HTTPServer(
+        self._http = listener.BoundedHTTPServer(
             self.make_app(), max_buffer_size=max_buffer, **self._http_limits()
         )
         self._http.add_sockets(self._sockets)
@@ -153,7 +155,7 @@ class SqlroomsServer:
             if self.config.relay_secret is None:
                 raise ValueError("a unix_socket needs a relay_secret")
             unix = tornado.netutil.bind_unix_socket(self.config.unix_socket, mode=0o600)
-            self._relay_http = tornado.httpserver.HTTPServer(
+            self._relay_http = listener.BoundedHTTPServer(
                 self.make_relay_app(), max_buffer_size=max_buffer, **self._http_limits()
             )
             self._relay_http.add_socket(unix)
@@ -163,7 +165,11 @@ class SqlroomsServer:
         request is closed like a socket that does not authenticate (Tornado's defaults would
         buffer a body as large as a WebSocket message and keep an idle connection an hour)."""
         idle = self.config.limits.auth_timeout
+        pending = self.config.max_pending_connections
+        if pending is None:
+            pending = listener.max_pending_for(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         return {
+            "max_pending": pending,
             "max_body_size": _MAX_HTTP_BODY,
             "idle_connection_timeout": idle,
             "body_timeout": idle,
@@ -188,7 +194,12 @@ class SqlroomsServer:
         loop = asyncio.get_running_loop()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self.state = ServerState(
-            self.engine, self.hub, loop, self.config.auth_token, limits=self.config.limits
+            self.engine,
+            self.hub,
+            loop,
+            self.config.auth_token,
+            limits=self.config.limits,
+            max_message_size=self.config.max_message_size,
         )
         if self.config.sync:
             allow = self.config.allow_client_snapshots
@@ -314,7 +325,7 @@ class SqlroomsServer:
         return removed
 
     def _table_changed(self, name: str, op: str) -> None:
-        self.notify(f"table:{name}", {"op": op})
+        self.notify(f"{TABLE_CHANNEL_PREFIX}{name}", {"op": op})
         # One fixed channel for schema browsers, which cannot subscribe to names yet unknown.
         self.notify(CATALOG_CHANNEL, {"op": op, "name": name})
 

@@ -21,7 +21,7 @@ from . import protocol, security
 from .engine import Cancelled, Engine, Outcome, Task, Unavailable, is_expected_error
 from .flow import Backpressure, LoopInbox, Pieces, ResultStream, StreamSender, size_of
 from .protocol import ProtocolError, Query
-from .pubsub import Hub
+from .pubsub import Hub, server_channel
 from .sandbox import Refused
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ class ServerState:
     loop: asyncio.AbstractEventLoop
     auth_token: str | None = None
     limits: Limits = field(default_factory=Limits)
+    # The largest message (`--max-message-size`); an upload's data, decompressed, too.
+    max_message_size: int = 1 << 30
     rooms: Rooms | None = None
     # Why room messages are refused when `rooms` is None.
     rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
@@ -227,10 +229,10 @@ class Session:
             query_id = protocol.parse_query_id(header)
             table = protocol.table_reference(header.get("tableName"))
             task = Task("upload", f"uploadArrow {header['tableName']}", query_id, owner=self)
-            engine = self.state.engine
+            engine, max_bytes = self.state.engine, self.state.max_message_size
             self._submit(
                 task,
-                lambda cursor, t: engine.upload_arrow(cursor, t, table, payload),
+                lambda cursor, t: engine.upload_arrow(cursor, t, table, payload, max_bytes),
                 lambda _: self._send_text(
                     protocol.dumps({"type": "uploadAck", "queryId": query_id})
                 ),
@@ -323,7 +325,7 @@ class Session:
         engine = self.state.engine
         task = Task(query.kind, query.sql, query.query_id, owner=self)
         stream = None
-        if query.kind == "arrow" and not query.persist:
+        if query.kind == "arrow":  # a persist result too, when too large to keep whole
             stream = StreamSender(
                 self.state.inbox,
                 self.connection.budget,
@@ -548,6 +550,11 @@ class Session:
 
     def _on_notify(self, message: dict[str, Any]) -> None:
         channel = protocol.parse_channel(message)
+        if server_channel(channel):
+            raise ProtocolError(
+                f"channel '{channel}' is the server's own (it announces shared tables there): "
+                "clients may subscribe to it, not publish on it"
+            )
         payload = message.get("payload")
         self.state.hub.publish(channel, payload, exclude=self)
         self._send_text(protocol.dumps({"type": "notify", "channel": channel, "payload": payload}))

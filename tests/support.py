@@ -47,6 +47,7 @@ class ServerProcess:
         python: str = sys.executable,
         port: int | None = None,
         preexec_fn: Any = None,
+        stdin: Any = None,
     ) -> None:
         self.port = port or free_port()
         self.args = [
@@ -68,6 +69,7 @@ class ServerProcess:
             cwd=cwd,
             env=os.environ.copy(),
             preexec_fn=preexec_fn,
+            stdin=stdin,
         )
         self.url = f"ws://127.0.0.1:{self.port}/"
         self.http = f"http://127.0.0.1:{self.port}"

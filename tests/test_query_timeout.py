@@ -86,17 +86,20 @@ def ready(server: ServerProcess) -> bool:
 
 def test_reads_that_ignore_cancel_do_not_use_up_the_pool(fifo: FifoFeeder, start_server) -> None:
     server = start_server("--query-timeout", "0.3", "--pool-size", "2")
-    with server.client() as client, server.client() as other:
-        for i in range(6):  # three times the pool
-            client.send({"type": "json", "sql": fifo_read(fifo.path), "queryId": f"f{i}"})
-        frames = answers(client, 6)
-        assert {f["error"] for f in frames.values()} == {"query timed out after 0.3 s"}
+    clients = [server.client() for _ in range(3)]
+    with server.client() as other:
+        for i in range(6):  # three times the pool, two from each connection
+            clients[i % 3].send({"type": "json", "sql": fifo_read(fifo.path), "queryId": f"f{i}"})
+        frames = [frame for c in clients for frame in answers(c, 2).values()]
+        assert {f["error"] for f in frames} == {"query timed out after 0.3 s"}
         # their threads are still blocked in open(), yet anyone's query runs
         assert other.query("select 1 as x", kind="json") == [{"x": 1}]
-        assert client.query("select 2 as x", kind="json", query_id="after") == [{"x": 2}]
         assert ready(server)
         fifo.release()
         assert other.query("select 3 as x", kind="json") == [{"x": 3}]
+        wait_until(lambda: clients[0].query("select 2 as x", kind="json") == [{"x": 2}])
+    for client in clients:
+        client.close()
 
 
 def test_stuck_workers_beyond_the_limit_refuse_new_work_until_they_return(
@@ -108,10 +111,12 @@ def test_stuck_workers_beyond_the_limit_refuse_new_work_until_they_return(
         "the server is out of workers: 5 cancelled queries are stuck in reads that do not "
         "respond to cancel"
     )
+    # one query on each of six connections: one connection alone could hold only one
+    clients = [server.client() for _ in range(6)]
     with server.client() as client:
-        for i in range(6):
-            client.send({"type": "json", "sql": fifo_read(fifo.path), "queryId": f"f{i}"})
-        frames = answers(client, 6, timeout=60)
+        for i, sender in enumerate(clients):
+            sender.send({"type": "json", "sql": fifo_read(fifo.path), "queryId": f"f{i}"})
+        frames = {f"f{i}": answers(c, 1, timeout=60)[f"f{i}"] for i, c in enumerate(clients)}
         assert {frames[f"f{i}"]["error"] for i in range(5)} == {"query timed out after 0.3 s"}
         # the sixth waited for a worker that will not come back: it is answered, not kept
         assert frames["f5"]["error"].startswith(out_of_workers)
@@ -123,6 +128,8 @@ def test_stuck_workers_beyond_the_limit_refuse_new_work_until_they_return(
         # each written-off thread ends when its read returns, and gives its place back
         wait_until(lambda: ready(server), timeout=30)
         assert client.query("select 2 as x", kind="json") == [{"x": 2}]
+    for sender in clients:
+        sender.close()
 
 
 def test_waiting_for_the_database_to_open_is_not_query_time(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import duckdb
 
 from ..engine import Engine
 from ..lake import current_snapshots, table_changes
+from ..pubsub import TABLE_CHANNEL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class LakeWatch:
                 changes = await asyncio.wait_for(asyncio.shield(probe), PROBE_TIMEOUT)
                 self.healthy = True
                 for name, op, snapshot in changes:
-                    self.deliver(f"table:{name}", {"op": op, "snapshot": snapshot})
+                    self.deliver(f"{TABLE_CHANNEL_PREFIX}{name}", {"op": op, "snapshot": snapshot})
                 if failing:
                     log.info("lake: reachable again")
                 failing = False
