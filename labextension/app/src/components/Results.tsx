@@ -1,16 +1,11 @@
-import {
-  DataTableArrowPaginated,
-  DataTablePaginated,
-  makePagedQuery,
-  useArrowDataTable,
-} from '@sqlrooms/data-table';
 import {Button} from '@sqlrooms/ui';
-import type {PaginationState, SortingState} from '@tanstack/react-table';
 import type * as arrow from 'apache-arrow';
-import {useEffect, useState} from 'react';
+import {useEffect, useMemo, useState} from 'react';
 import {useApp} from '../appContext';
+import {describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import type {Run} from '../runs';
 import {DownloadButtons} from './DownloadButtons';
+import {type Page, ResultGrid} from './ResultGrid';
 
 export const PAGE_SIZE = 100;
 
@@ -126,55 +121,108 @@ function ErrorBox({message}: {message: string}) {
   );
 }
 
-type FooterProps = {run: Run; rows?: number; ms?: number; actions?: React.ReactNode};
+type FooterProps = {run: Run; ms?: number; actions?: React.ReactNode};
 
-function Footer({run, rows, ms, actions}: FooterProps) {
+function Footer({run, ms, actions}: FooterProps) {
   return (
-    <div className="text-muted-foreground flex items-center gap-3 text-xs">
-      {rows !== undefined && <span data-testid="row-count">{rows.toLocaleString()} rows</span>}
+    <>
       {ms !== undefined && <span data-testid="query-time">{ms.toFixed(0)} ms</span>}
       {run.pageable && <DownloadButtons sql={run.sql} />}
       {actions}
-    </div>
+    </>
   );
+}
+
+/** The columns of an answer with DuckDB's type names (from DESCRIBE) where known. */
+function gridColumns(table: arrow.Table | undefined, described?: arrow.Table): GridColumn[] {
+  const types = new Map<string, string>();
+  const names = described?.getChild('column_name');
+  const kinds = described?.getChild('column_type');
+  for (let i = 0; i < (described?.numRows ?? 0); i++) {
+    types.set(String(names?.get(i)), String(kinds?.get(i)));
+  }
+  return (table?.schema.fields ?? []).map((f) => ({
+    name: f.name,
+    type: types.get(f.name) ?? arrowTypeName(f.type),
+  }));
+}
+
+/** A DuckDB-like name for an Arrow type, for answers DESCRIBE cannot describe (commands). */
+export function arrowTypeName(type: arrow.DataType): string {
+  const text = String(type);
+  const known: Record<string, string> = {
+    Utf8: 'VARCHAR',
+    LargeUtf8: 'VARCHAR',
+    Bool: 'BOOLEAN',
+    Int8: 'TINYINT',
+    Int16: 'SMALLINT',
+    Int32: 'INTEGER',
+    Int64: 'BIGINT',
+    Uint8: 'UTINYINT',
+    Uint16: 'USMALLINT',
+    Uint32: 'UINTEGER',
+    Uint64: 'UBIGINT',
+    Float32: 'FLOAT',
+    Float64: 'DOUBLE',
+    Binary: 'BLOB',
+  };
+  return known[text] ?? text.split('<')[0].toUpperCase();
+}
+
+/** Every cell as text (null for NULL), in column order. */
+function textRows(table: arrow.Table | undefined): (string | null)[][] {
+  if (!table) return [];
+  const vectors = table.schema.fields.map((f) => table.getChild(f.name));
+  const rows: (string | null)[][] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    rows.push(
+      vectors.map((v) => {
+        const value: unknown = v?.get(i);
+        return value === null || value === undefined ? null : String(value);
+      }),
+    );
+  }
+  return rows;
 }
 
 /** A query result: pages and sorting run in DuckDB (ORDER BY … OFFSET … LIMIT on the server). */
 function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
-  const [sorting, setSorting] = useState<SortingState>([]);
-  const [pagination, setPagination] = useState<PaginationState>({
-    pageIndex: 0,
-    pageSize: PAGE_SIZE,
-  });
+  const [sorting, setSorting] = useState<Sort[]>([]);
+  const [page, setPage] = useState<Page>({pageIndex: 0, pageSize: PAGE_SIZE});
   useEffect(() => {
     setSorting([]);
-    setPagination((p) => ({...p, pageIndex: 0}));
+    setPage((p) => ({...p, pageIndex: 0}));
   }, [run.sql, run.version]);
-  // The page is the tab's main query: it reports progress; the count runs beside it.
-  const page = useQuery(makePagedQuery(run.sql, sorting, pagination), [run.version], {
+  // The page is the tab's main query: it reports progress; the count and types run beside it.
+  const answer = useQuery(pagedTextQuery(run.sql, sorting, page), [run.version], {
     progress: true,
   });
   const count = useQuery(`SELECT count(*)::BIGINT AS n FROM (${run.sql})`, [run.version]);
-  const arrowData = useArrowDataTable(page.table);
-  const rows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
-  if (page.error) return <ErrorBox message={page.error} />;
-  if (!page.table && page.loading) {
-    return <Running progress={page.progress} onCancel={() => (page.cancel(), count.cancel())} />;
+  const described = useQuery(describeQuery(run.sql), [run.version]);
+  const columns = useMemo(
+    () => gridColumns(answer.table, described.table),
+    [answer.table, described.table],
+  );
+  const rows = useMemo(() => textRows(answer.table), [answer.table]);
+  const numRows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
+  if (answer.error) return <ErrorBox message={answer.error} />;
+  if (!answer.table && answer.loading) {
+    return <Running progress={answer.progress} onCancel={() => (answer.cancel(), count.cancel())} />;
   }
   return (
-    <DataTablePaginated
-      {...arrowData}
-      className="h-full"
-      numRows={rows}
-      isFetching={page.loading}
-      pagination={pagination}
-      onPaginationChange={setPagination}
+    <ResultGrid
+      columns={columns}
+      rows={rows}
+      numRows={numRows}
+      isFetching={answer.loading}
+      page={page}
+      onPageChange={setPage}
       sorting={sorting}
       onSortingChange={(s) => {
         setSorting(s);
-        setPagination((p) => ({...p, pageIndex: 0}));
+        setPage((p) => ({...p, pageIndex: 0}));
       }}
-      footerActions={<Footer run={run} ms={page.ms} actions={actions} />}
+      footer={<Footer run={run} ms={answer.ms} actions={actions} />}
     />
   );
 }
@@ -191,13 +239,15 @@ function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
     return <Running progress={outcome.progress} onCancel={outcome.cancel} />;
   }
   return (
-    <DataTableArrowPaginated
-      className="h-full"
-      table={outcome.table}
-      pageSize={PAGE_SIZE}
-      footerActions={<Footer run={run} rows={outcome.table.numRows} ms={outcome.ms} />}
-    />
+    <CommandAnswer table={outcome.table} footer={<Footer run={run} ms={outcome.ms} />} />
   );
+}
+
+/** A command's answer, all rows at once (commands answer with a handful). */
+function CommandAnswer({table, footer}: {table: arrow.Table; footer: React.ReactNode}) {
+  const columns = useMemo(() => gridColumns(table), [table]);
+  const rows = useMemo(() => textRows(table), [table]);
+  return <ResultGrid columns={columns} rows={rows} footer={footer} />;
 }
 
 export function Results({

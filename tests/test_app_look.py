@@ -1,0 +1,159 @@
+"""How the standalone SQLRooms app shows and edits (issue 23: grid, editor, themes, narrow
+panel, charts), in headless Chromium against `sqlrooms-server`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pytest
+
+from sqlrooms_jupyter import webapp
+
+from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason
+from .support import ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+_missing = chromium_missing_reason() or (
+    None if webapp.is_built() else "the app is not built (pip install -e .)"
+)
+pytestmark = [
+    pytest.mark.skipif(_missing is not None, reason=_missing or ""),
+    pytest.mark.timeout(180),
+]
+
+UI_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> ServerProcess:
+    db = tmp_path / "look.db"
+    with duckdb.connect(str(db)) as con:
+        con.sql(
+            "create table trips as select range::BIGINT as id, (range % 97)::DOUBLE / 3 as fare,"
+            " ['Oslo', 'Lima', 'Pune'][range % 3 + 1] as city,"
+            " TIMESTAMP '2024-07-27 22:27:42' + to_minutes(range) as pickup from range(5000)"
+        )
+    return start_server("--db-path", str(db))
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_app(browser: Browser, server: ServerProcess, width: int = 1300, **kw: object) -> Page:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        viewport={"width": width, "height": 760},
+        permissions=["clipboard-read", "clipboard-write"],
+        **kw,  # type: ignore[arg-type]
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server.http}/app/")
+    expect(page.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def run_sql(page: Page, sql: str) -> None:
+    editor = page.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    editor.fill(sql)
+    page.keyboard.press("Escape")  # a completion popup would take the Enter
+    page.keyboard.press("Control+Enter")
+
+
+def cells(page: Page, row: int = 0) -> list[str]:
+    return page.locator("table tbody tr").nth(row).locator("td").all_inner_texts()[1:]
+
+
+def test_the_grid_shows_values_as_duckdb_prints_them(browser: Browser, server: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server)
+    run_sql(
+        page,
+        "select TIMESTAMP '2024-07-27 22:27:42' as ts, TIMESTAMPTZ '2024-07-27 22:27:42+00' as tz,"
+        " DATE '2024-07-27' as d, 12345678901234567890.12::DECIMAL(38,2) as dec,"
+        " 1/3 as ratio, 1234567::BIGINT as trip_count, 'x' as name, NULL::INT as nothing",
+    )
+    expect(page.get_by_test_id("row-count")).to_have_text("1 row", timeout=UI_TIMEOUT_MS)
+    assert cells(page) == [
+        "2024-07-27 22:27:42",
+        "2024-07-27 22:27:42+00",
+        "2024-07-27",
+        "12345678901234567890.12",
+        "0.333333",
+        "1,234,567",
+        "x",
+        "NULL",
+    ]
+    # The full value on hover.
+    ratio = page.locator("table tbody tr").first.locator("td").nth(5)
+    assert ratio.get_attribute("title") == "0.3333333333333333"
+    # DuckDB's type names in the header, as the schema tree writes them.
+    types = page.get_by_test_id("column-type").all_inner_texts()
+    assert types == [
+        "timestamp",
+        "timestamp with time zone",
+        "date",
+        "decimal(38,2)",
+        "double",
+        "bigint",
+        "varchar",
+        "integer",
+    ]
+    # Copy: a cell as it is, a row and a block as TSV with the header.
+    ratio.click()
+    page.keyboard.press("Control+c")
+    expect(page.get_by_test_id("copied")).to_have_text("Copied cell")
+    assert page.evaluate("navigator.clipboard.readText()") == "0.3333333333333333"
+    page.locator("table tbody tr").first.locator("td").first.click()  # the row number
+    page.keyboard.press("Control+c")
+    expect(page.get_by_test_id("copied")).to_have_text("Copied 8 cells")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.split("\n")[0].startswith("ts\ttz\td\tdec\tratio")
+    assert copied.split("\n")[1].split("\t")[4] == "0.3333333333333333"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_grid_pages_sorts_and_fits_its_columns(browser: Browser, server: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server)
+    run_sql(page, "from trips")
+    expect(page.get_by_test_id("row-count")).to_have_text("5,000 rows", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("of 50")).to_be_visible()
+    assert cells(page)[3] == "2024-07-27 22:27:42"
+    page.get_by_role("columnheader", name="id").click()
+    page.get_by_role("columnheader", name="id").click()  # descending
+    expect(page.locator("table tbody tr td:nth-child(2)").first).to_have_text(
+        "4999", timeout=UI_TIMEOUT_MS
+    )
+    page.get_by_role("button", name="Next page").click()
+    expect(page.locator("table tbody tr td:nth-child(2)").first).to_have_text(
+        "4899", timeout=UI_TIMEOUT_MS
+    )
+    # Columns fit their content: a short id column is narrower than the timestamps.
+    widths = page.locator("table thead th").evaluate_all(
+        "ths => ths.map(th => th.getBoundingClientRect().width)"
+    )
+    id_width, pickup_width = widths[1], widths[4]
+    assert id_width < pickup_width
+    assert pickup_width < 400
+    assert page.errors == []  # type: ignore[attr-defined]
