@@ -82,7 +82,9 @@ def cells(page: Page, row: int = 0) -> list[str]:
     return page.locator("table tbody tr").nth(row).locator("td").all_inner_texts()[1:]
 
 
-def test_the_grid_shows_values_as_duckdb_prints_them(browser: Browser, server: ServerProcess) -> None:
+def test_the_grid_shows_values_as_duckdb_prints_them(
+    browser: Browser, server: ServerProcess
+) -> None:
     from playwright.sync_api import expect
 
     page = open_app(browser, server)
@@ -157,3 +159,106 @@ def test_the_grid_pages_sorts_and_fits_its_columns(browser: Browser, server: Ser
     assert id_width < pickup_width
     assert pickup_width < 400
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_editor_speaks_duckdb(browser: Browser, server: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server)
+    expect(page.get_by_test_id("schema-table")).to_have_attribute("data-table", "trips")
+    editor = page.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.type("select ci from trips")
+    for _ in " from trips":
+        page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Control+Space")
+    popup = page.locator(".cm-tooltip-autocomplete")
+    # A column of the table in scope, without `trips.`, with its DuckDB type.
+    first = popup.locator("li").first
+    expect(first.locator(".cm-completionLabel")).to_have_text("city", timeout=UI_TIMEOUT_MS)
+    expect(first.locator(".cm-completionDetail")).to_have_text("varchar · trips")
+    # Completion icons are drawn with letters any font has, not emoji (boxes without one).
+    icon = page.evaluate(
+        "getComputedStyle(document.querySelector('.cm-completionIcon-property'), '::after').content"
+    )
+    assert icon == '"c"'
+    page.keyboard.press("Escape")
+    # Every DuckDB function, with its signature, from the server's duckdb_functions().
+    page.keyboard.press("Control+End")
+    page.keyboard.type(";\nselect date_tru")
+    page.keyboard.press("Control+Space")
+    option = popup.locator("li", has_text="date_trunc").first
+    expect(option.locator(".cm-completionDetail")).to_contain_text(
+        "date_trunc(part VARCHAR", timeout=UI_TIMEOUT_MS
+    )
+    page.keyboard.press("Escape")
+    # Highlighting: keywords, strings and identifiers get different colours.
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.type("select 'x' as city")
+    colours = page.evaluate(
+        """() => {
+          const colour = (text) => {
+            const span = [...document.querySelectorAll('.cm-line span')]
+              .find((s) => s.textContent === text);
+            return span ? getComputedStyle(span).color : null;
+          };
+          return [colour('select'), colour("'x'")];
+        }"""
+    )
+    plain = page.evaluate("getComputedStyle(document.querySelector('.cm-line')).color")
+    assert None not in colours
+    assert len({*colours, plain}) == 3
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def visible_overflows(page: Page) -> list[str]:
+    """Buttons and tabs cut by their box or by the window."""
+    return list(
+        page.evaluate(
+            """() => {
+              const bad = [];
+              const width = window.innerWidth;
+              for (const el of document.querySelectorAll('button, [role=tab]')) {
+                const r = el.getBoundingClientRect();
+                if (r.width === 0) continue;
+                if (r.right > width + 0.5 || el.scrollWidth > el.clientWidth + 1)
+                  bad.push('clipped: ' + el.textContent);
+              }
+              return bad;
+            }"""
+        )
+    )
+
+
+def test_the_app_fits_a_half_width_panel(browser: Browser, server: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server, width=600)
+    hint = page.get_by_text("Ctrl/Cmd+Enter runs the statement")
+    assert hint.bounding_box()["height"] <= 20  # type: ignore[index]  # one line
+    assert visible_overflows(page) == []
+    run_sql(page, "from trips")
+    expect(page.locator("table tbody tr")).to_have_count(100, timeout=UI_TIMEOUT_MS)
+    assert visible_overflows(page) == []
+    page.get_by_role("tab", name="Charts").click()
+    page.wait_for_timeout(300)
+    assert visible_overflows(page) == []
+
+
+def test_the_dark_theme_covers_the_editor(browser: Browser, server: ServerProcess) -> None:
+    page = open_app(browser, server, color_scheme="dark")
+    page.wait_for_function("document.documentElement.classList.contains('dark')")
+    page.locator(".cm-content").click()
+    page.wait_for_timeout(500)  # colour transitions
+    colours = page.evaluate(
+        """() => ['.cm-editor', '.cm-gutters', '.cm-scroller', 'body'].map((s) => {
+             const el = document.querySelector(s);
+             const c = getComputedStyle(el).backgroundColor.match(/[\\d.]+/g).map(Number);
+             return c.length > 3 && c[3] === 0 ? null : (c[0] + c[1] + c[2]) / 3;
+           })"""
+    )
+    # Every part of the editor is dark (transparent counts as the body's colour).
+    assert all(c is None or c < 80 for c in colours), colours
