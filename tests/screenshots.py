@@ -44,6 +44,11 @@ def run_sql(page: object, sql: str) -> None:
     page.keyboard.press("Control+Enter")  # type: ignore[attr-defined]
 
 
+def pick(page: object, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=f"chart {label}").click()  # type: ignore[attr-defined]
+    page.get_by_role("option", name=option, exact=True).click()  # type: ignore[attr-defined]
+
+
 def shoot(out: Path) -> list[Path]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -76,6 +81,27 @@ def shoot(out: Path) -> list[Path]:
                     path = out / f"{name}.png"
                     page.screenshot(path=str(path))
                     written.append(path)
+                    if theme == "light":
+                        # Charts: a bar per city (NULL labelled) and a histogram, from the
+                        # builder's own selects; the same tab's query.
+                        run_sql(page, "from trips")
+                        expect(page.get_by_test_id("row-count")).to_have_text(
+                            "100,000 rows", timeout=60_000
+                        )
+                        page.get_by_role("tab", name="Charts").click()
+                        for kind, x in [("bar", "city"), ("histogram", "distance_km")]:
+                            pick(page, "type", kind)
+                            pick(page, "x", x)
+                            page.get_by_role("button", name="Add chart").click()
+                        expect(page.locator("[data-testid=chart] svg rect").first).to_be_attached(
+                            timeout=60_000
+                        )
+                        page.wait_for_timeout(1500)
+                        path = out / f"{name.replace('standalone', 'charts')}.png"
+                        page.screenshot(path=str(path))
+                        written.append(path)
+                        page.get_by_role("tab", name="Results").click()
+                        run_sql(page, SQL)
                     if width == 1300:
                         # The editor: a column of the table in scope, without a prefix.
                         page.locator(".cm-content").click()

@@ -262,3 +262,96 @@ def test_the_dark_theme_covers_the_editor(browser: Browser, server: ServerProces
     )
     # Every part of the editor is dark (transparent counts as the body's colour).
     assert all(c is None or c < 80 for c in colours), colours
+
+
+def pick(page: Page, label: str, option: str) -> None:
+    """A choice in the chart builder's own select (not a native one)."""
+    page.get_by_role("combobox", name=f"chart {label}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def svg_text_problems(chart: object) -> list[str]:
+    """Texts of the chart drawn outside its SVG box (cut off), over another text, or a
+    vertical (y axis) title sharing its column with tick labels."""
+    return list(
+        chart.locator("svg").first.evaluate(  # type: ignore[attr-defined]
+            """svg => {
+              const box = svg.getBoundingClientRect();
+              const texts = [...svg.querySelectorAll('text')]
+                .map((t) => [t.textContent, t.getBoundingClientRect()])
+                .filter(([, r]) => r.width > 0);
+              const bad = texts.filter(([, r]) => r.left < box.left - 1 ||
+                r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+                .map(([t]) => 'outside: ' + t);
+              texts.forEach(([a, r], i) => texts.slice(i + 1).forEach(([b, q]) => {
+                const overlap = Math.min(r.right, q.right) - Math.max(r.left, q.left) > 1 &&
+                  Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top) > 1;
+                const columns = Math.min(r.right, q.right) - Math.max(r.left, q.left) > 1;
+                const tall = (b) => b.height > 20 && b.height > b.width * 1.5;
+                const vertical = tall(r) || tall(q);
+                if (overlap || (vertical && columns)) bad.push('overlap: ' + a + ' / ' + b);
+              }));
+              return bad;
+            }"""
+        )
+    )
+
+
+def test_charts_fit_label_null_and_survive_a_reload(
+    browser: Browser, server: ServerProcess
+) -> None:
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server, width=1000)
+    # Counts above 10,000: wide tick labels beside the y axis title.
+    run_sql(
+        page,
+        "select case when id % 4 = 0 then null else city end as city, fare from trips, range(10)",
+    )
+    expect(page.get_by_text("50,000 rows")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("tab", name="Charts").click()
+    builder = page.get_by_role("group", name="New chart")
+    expect(builder.get_by_role("combobox")).to_have_count(4)
+    assert builder.locator("select:visible").count() == 0
+    pick(page, "type", "bar")
+    pick(page, "x", "city")
+    page.get_by_role("button", name="Add chart").click()
+    chart = page.get_by_test_id("chart").first
+    expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_TIMEOUT_MS)
+    # NULL is a bar of its own, labelled.
+    expect(chart.locator("svg text", has_text="NULL")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(chart.locator("svg text", has_text="count")).to_have_count(1)
+    assert svg_text_problems(chart) == []
+
+    # Responsive to its card: it follows the window's width.
+    def widths() -> tuple[float, float]:
+        card = chart.bounding_box()
+        svg = chart.locator("svg").first.bounding_box()
+        assert card and svg
+        return card["width"], svg["width"]
+
+    card, svg = widths()
+    assert card - 40 < svg <= card
+    page.set_viewport_size({"width": 700, "height": 760})
+    page.wait_for_function(
+        "() => { const f = document.querySelector('[data-testid=chart]');"
+        " const svg = f && f.querySelector('svg');"
+        " return svg && svg.getBoundingClientRect().width <= f.getBoundingClientRect().width; }",
+        timeout=UI_TIMEOUT_MS,
+    )
+    card2, svg2 = widths()
+    assert card2 < card and svg2 < svg
+    assert svg_text_problems(chart) == []
+
+    # Kept after a reload, drawn without running the query again.
+    page.wait_for_function(
+        '() => Object.values(localStorage).some(v => v.includes(\'"kind":"bar"\'))',
+        timeout=UI_TIMEOUT_MS,
+    )
+    page.reload()
+    expect(page.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
+    page.get_by_role("tab", name="Charts").click()
+    chart = page.get_by_test_id("chart").first
+    expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_TIMEOUT_MS)
+    expect(chart.locator("svg text", has_text="NULL")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    assert page.errors == []  # type: ignore[attr-defined]
