@@ -3,6 +3,7 @@ panel, charts), in headless Chromium against `sqlrooms-server`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -354,4 +355,52 @@ def test_charts_fit_label_null_and_survive_a_reload(
     chart = page.get_by_test_id("chart").first
     expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_TIMEOUT_MS)
     expect(chart.locator("svg text", has_text="NULL")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_column_profiles_cover_the_whole_result_and_filter(
+    browser: Browser, server: ServerProcess
+) -> None:
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server)
+    run_sql(
+        page,
+        "select id, case when id % 10 = 0 then null else city end as city, fare from trips",
+    )
+    expect(page.get_by_text("5,000 rows")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    profiles = page.get_by_test_id("column-profile")
+    expect(profiles).to_have_count(3, timeout=UI_TIMEOUT_MS)
+    # Computed over all 5,000 rows, not the page of 100: 500 NULL cities.
+    expect(profiles.nth(1).get_by_test_id("null-count")).to_have_text("500 null")
+    ids = page.get_by_role("group", name="id histogram").locator("button")
+    expect(ids).to_have_count(16)
+    # A click on a bar filters the grid, in DuckDB.
+    page.get_by_role("group", name="city top values").locator("button").first.click()
+    expect(page.get_by_test_id("filter-chip")).to_have_count(1)
+    chip = page.get_by_test_id("filter-chip").inner_text()
+    city = chip.split("= ")[1].split(" ")[0]
+    expect(page.get_by_test_id("row-count")).to_have_text(
+        re.compile(r"^1,\d{3} rows$"), timeout=UI_TIMEOUT_MS
+    )
+    shown = page.locator("table tbody tr td:nth-child(3)").all_inner_texts()
+    assert set(shown) == {city}
+    # The other columns' profiles follow the filter (the id histogram counts only those rows);
+    # a column's own filter leaves its profile whole (its NULLs still there).
+    rows = int(page.get_by_test_id("row-count").inner_text().split()[0].replace(",", ""))
+
+    def id_total() -> int:
+        labels = ids.evaluate_all("bs => bs.map(b => b.getAttribute('aria-label'))")
+        return sum(int(label.rsplit(": ", 1)[1]) for label in labels)
+
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[aria-label=\"id histogram\"] button')]"
+        ".reduce((s, b) => s + Number(b.getAttribute('aria-label').split(': ').pop()), 0) === n",
+        arg=rows,
+        timeout=UI_TIMEOUT_MS,
+    )
+    assert id_total() == rows
+    expect(profiles.nth(1).get_by_test_id("null-count")).to_have_text("500 null")
+    page.get_by_test_id("filter-chip").click()
+    expect(page.get_by_test_id("row-count")).to_have_text("5,000 rows", timeout=UI_TIMEOUT_MS)
     assert page.errors == []  # type: ignore[attr-defined]

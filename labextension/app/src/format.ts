@@ -76,7 +76,7 @@ export function rowsLabel(rows: number): string {
   return `${groupThousands(String(rows))} ${rows === 1 ? 'row' : 'rows'}`;
 }
 
-const MIN_CH = 6;
+const MIN_CH = 10;
 const MAX_CH = 48;
 
 /** A column's width in `ch`: its widest shown value or its header (name + type), bounded. */

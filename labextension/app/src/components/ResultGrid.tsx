@@ -40,6 +40,8 @@ type Props = {
   onSortingChange?: (sorting: Sort[]) => void;
   isFetching?: boolean;
   footer?: React.ReactNode;
+  /** Drawn under a column's name and type (its profile). */
+  columnExtra?: (column: GridColumn) => React.ReactNode;
 };
 
 /** Copies through the async clipboard, or the old way where it is not allowed (some iframes). */
@@ -103,6 +105,9 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
 
 type Cell = {row: number; col: number};
 
+/** The header row's height: the profiles' row sticks right under it. */
+const HEADER_PX = 26;
+
 export function ResultGrid({
   columns,
   rows,
@@ -113,6 +118,7 @@ export function ResultGrid({
   onSortingChange,
   isFetching,
   footer,
+  columnExtra,
 }: Props) {
   const [anchor, setAnchor] = useState<Cell | null>(null);
   const [focus, setFocus] = useState<Cell | null>(null);
@@ -194,7 +200,7 @@ export function ResultGrid({
           </colgroup>
           <thead>
             <tr>
-              <th className="bg-background sticky top-0 left-0 z-20 border-r border-b" />
+              <th className="bg-background sticky top-0 left-0 z-20 border-r border-b" style={{height: HEADER_PX}} />
               {columns.map((c) => {
                 const sorted = sorting.find((s) => s.id === c.name);
                 return (
@@ -207,6 +213,7 @@ export function ResultGrid({
                       'bg-background hover:bg-muted sticky top-0 z-10 border-r border-b px-2 py-1 text-left font-medium',
                       onSortingChange && 'cursor-pointer',
                     )}
+                    style={{height: HEADER_PX}}
                     onClick={() => onSortingChange?.(nextSort(sorting, c.name))}
                   >
                     <span className="flex items-center gap-1 overflow-hidden">
@@ -226,6 +233,20 @@ export function ResultGrid({
                 );
               })}
             </tr>
+            {columnExtra && (
+              <tr>
+                <td className="bg-background sticky left-0 z-20 border-r border-b" style={{top: HEADER_PX}} />
+                {columns.map((c) => (
+                  <td
+                    key={c.name}
+                    className="bg-background sticky z-10 border-r border-b px-2 py-1 align-top"
+                    style={{top: HEADER_PX}}
+                  >
+                    {columnExtra(c)}
+                  </td>
+                ))}
+              </tr>
+            )}
           </thead>
           <tbody>
             {rows.map((row, r) => (

@@ -5,6 +5,8 @@ import {useApp} from '../appContext';
 import {describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import type {Run} from '../runs';
 import {DownloadButtons} from './DownloadButtons';
+import {type Filter, filteredSql} from '../profiles';
+import {ColumnProfile} from './ColumnProfile';
 import {type Page, ResultGrid} from './ResultGrid';
 
 export const PAGE_SIZE = 100;
@@ -189,15 +191,18 @@ function textRows(table: arrow.Table | undefined): (string | null)[][] {
 function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
   const [sorting, setSorting] = useState<Sort[]>([]);
   const [page, setPage] = useState<Page>({pageIndex: 0, pageSize: PAGE_SIZE});
+  const [filters, setFilters] = useState<Filter[]>([]);
   useEffect(() => {
     setSorting([]);
+    setFilters([]);
     setPage((p) => ({...p, pageIndex: 0}));
   }, [run.sql, run.version]);
+  const shown = filteredSql(run.sql, filters);
   // The page is the tab's main query: it reports progress; the count and types run beside it.
-  const answer = useQuery(pagedTextQuery(run.sql, sorting, page), [run.version], {
+  const answer = useQuery(pagedTextQuery(shown, sorting, page), [run.version], {
     progress: true,
   });
-  const count = useQuery(`SELECT count(*)::BIGINT AS n FROM (${run.sql})`, [run.version]);
+  const count = useQuery(`SELECT count(*)::BIGINT AS n FROM (${shown})`, [run.version]);
   const described = useQuery(describeQuery(run.sql), [run.version]);
   const columns = useMemo(
     () => gridColumns(answer.table, described.table),
@@ -222,7 +227,38 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
         setSorting(s);
         setPage((p) => ({...p, pageIndex: 0}));
       }}
-      footer={<Footer run={run} ms={answer.ms} actions={actions} />}
+      columnExtra={(column) => (
+        <ColumnProfile
+          key={`${run.version}`}
+          sql={run.sql}
+          column={column}
+          filters={filters}
+          onFilter={(filter) => {
+            setFilters((old) => [
+              ...old.filter((f) => f.column !== column.name),
+              ...(filter ? [filter] : []),
+            ]);
+            setPage((p) => ({...p, pageIndex: 0}));
+          }}
+        />
+      )}
+      footer={
+        <>
+          {filters.map((f) => (
+            <Button
+              key={f.column}
+              size="xs"
+              variant="secondary"
+              title="Remove this filter"
+              data-testid="filter-chip"
+              onClick={() => setFilters((old) => old.filter((o) => o !== f))}
+            >
+              {f.label} ✕
+            </Button>
+          ))}
+          <Footer run={run} ms={answer.ms} actions={actions} />
+        </>
+      }
     />
   );
 }
