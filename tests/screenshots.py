@@ -63,10 +63,12 @@ def shoot(out: Path) -> list[Path]:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
-                for name, width, theme in [
-                    ("app-standalone-light", 1300, "light"),
-                    ("app-standalone-dark", 1300, "dark"),
-                    ("app-standalone-narrow", 600, "light"),
+                # The light shot: a table's profiles (histograms, top values, NULLs); the
+                # others: an aggregate (DuckDB's timestamps, counts with separators).
+                for name, width, theme, sql, rows in [
+                    ("app-standalone-light", 1300, "light", "from trips", "100,000 rows"),
+                    ("app-standalone-dark", 1300, "dark", SQL, "5 rows"),
+                    ("app-standalone-narrow", 600, "light", SQL, "5 rows"),
                 ]:
                     page = browser.new_page(
                         viewport={"width": width, "height": 760}, color_scheme=theme
@@ -75,8 +77,9 @@ def shoot(out: Path) -> list[Path]:
                     expect(page.get_by_test_id("status")).to_contain_text(
                         "connected", timeout=60_000
                     )
-                    run_sql(page, SQL)
-                    expect(page.get_by_test_id("row-count")).to_have_text("5 rows", timeout=60_000)
+                    run_sql(page, sql)
+                    expect(page.get_by_test_id("row-count")).to_have_text(rows, timeout=60_000)
+                    expect(page.get_by_test_id("column-profile").first).to_be_visible()
                     page.wait_for_timeout(800)  # colour transitions
                     path = out / f"{name}.png"
                     page.screenshot(path=str(path))

@@ -309,7 +309,7 @@ def test_charts_fit_label_null_and_survive_a_reload(
         page,
         "select case when id % 4 = 0 then null else city end as city, fare from trips, range(10)",
     )
-    expect(page.get_by_text("50,000 rows")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("50,000 rows").first).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.get_by_role("tab", name="Charts").click()
     builder = page.get_by_role("group", name="New chart")
     expect(builder.get_by_role("combobox")).to_have_count(4)
@@ -368,7 +368,7 @@ def test_column_profiles_cover_the_whole_result_and_filter(
         page,
         "select id, case when id % 10 = 0 then null else city end as city, fare from trips",
     )
-    expect(page.get_by_text("5,000 rows")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("5,000 rows").first).to_be_visible(timeout=UI_TIMEOUT_MS)
     profiles = page.get_by_test_id("column-profile")
     expect(profiles).to_have_count(3, timeout=UI_TIMEOUT_MS)
     # Computed over all 5,000 rows, not the page of 100: 500 NULL cities.

@@ -48,8 +48,8 @@ describe('column profiles', () => {
   it('labels NULL among the top values and filters on it', () => {
     const p = topValuesProfile(
       [
-        {v: 'Oslo', n: 6, distinct: 5, total: 10},
-        {v: null, n: 2, distinct: 5, total: 10},
+        {v: 'Oslo', n: 6, distinct: 5, total: 10, nulls: 2},
+        {v: null, n: 2, distinct: 5, total: 10, nulls: 2},
       ],
       'city',
     );
@@ -57,6 +57,8 @@ describe('column profiles', () => {
     expect(p.bars[1].filter.predicate).toBe('"city" IS NULL');
     expect(p.bars[0].filter.predicate).toBe(`"city"::VARCHAR = 'Oslo'`);
     expect(p.note).toBe('3 more (20%)');
+    expect(p.nulls).toBe(2);
+    expect(topValuesProfile([{v: 'a', n: 9, distinct: 2, total: 10, nulls: 1}], 'c').nulls).toBe(1);
     expect(topValuesQuery('from t', 'it\'s')).toContain(`"it's"::VARCHAR`);
   });
 });

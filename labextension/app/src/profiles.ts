@@ -48,7 +48,8 @@ export function histogramQuery(sql: string, column: string, type: string): strin
 export function topValuesQuery(sql: string, column: string): string {
   return (
     `WITH g AS (SELECT ${quoteId(column)}::VARCHAR AS v, count(*)::BIGINT AS n FROM (\n${sql}\n) GROUP BY 1) ` +
-    'SELECT v, n, (SELECT count(*) FROM g)::BIGINT AS distinct_n, (SELECT sum(n) FROM g)::BIGINT AS total ' +
+    'SELECT v, n, (SELECT count(*) FROM g)::BIGINT AS distinct_n, (SELECT sum(n) FROM g)::BIGINT AS total, ' +
+    '(SELECT coalesce(sum(n) FILTER (WHERE v IS NULL), 0) FROM g)::BIGINT AS nulls ' +
     `FROM g ORDER BY n DESC, v NULLS LAST LIMIT ${TOP_VALUES}`
   );
 }
@@ -66,7 +67,7 @@ function formatEdge(value: number, type: string): string {
     const iso = new Date(value * 1000).toISOString();
     return /^DATE$/i.test(type) ? iso.slice(0, 10) : iso.slice(0, 19).replace('T', ' ');
   }
-  return Number(value.toPrecision(4)).toString();
+  return Number(value.toPrecision(6)).toString();
 }
 
 /** Bars of a histogram answer: empty bins included, so the shape reads right. */
@@ -114,12 +115,13 @@ export function histogramProfile(
 }
 
 export function topValuesProfile(
-  rows: {v: string | null; n: number; distinct: number; total: number}[],
+  rows: {v: string | null; n: number; distinct: number; total: number; nulls: number}[],
   column: string,
 ): Profile {
   const total = rows[0]?.total ?? 0;
   const distinct = rows[0]?.distinct ?? 0;
-  const nulls = rows.find((r) => r.v === null)?.n ?? 0;
+  // Counted apart: NULL may not be among the top values.
+  const nulls = rows[0]?.nulls ?? 0;
   const bars = rows.map((r) => ({
     label: r.v ?? 'NULL',
     n: r.n,

@@ -57,6 +57,7 @@ export function ColumnProfile({sql, column, filters, onFilter}: Props) {
                   n: Number(r.n),
                   distinct: Number(r.distinct_n),
                   total: Number(r.total),
+                  nulls: Number(r.nulls),
                 })),
                 column.name,
               ),
@@ -90,7 +91,7 @@ export function ColumnProfile({sql, column, filters, onFilter}: Props) {
               aria-label={`${b.label}: ${b.n}`}
               className={cn(
                 'min-w-px flex-1 rounded-t-sm',
-                active?.label === b.filter.label ? 'bg-primary' : 'bg-primary/40 hover:bg-primary/70',
+                active?.label === b.filter.label ? 'bg-sky-600' : 'bg-sky-500/45 hover:bg-sky-500/80',
               )}
               style={{height: `${b.n ? Math.max(6, (b.n / max) * 100) : 2}%`}}
               onClick={() => onFilter(active?.label === b.filter.label ? null : b.filter)}
@@ -106,25 +107,27 @@ export function ColumnProfile({sql, column, filters, onFilter}: Props) {
               title={`${b.label}: ${b.n.toLocaleString('en-US')}`}
               className={cn(
                 'relative h-2 w-full overflow-hidden rounded-sm text-left',
-                active?.label === b.filter.label ? 'bg-primary/30' : 'bg-muted hover:bg-primary/20',
+                active?.label === b.filter.label ? 'bg-sky-500/30' : 'bg-muted hover:bg-sky-500/20',
               )}
               onClick={() => onFilter(active?.label === b.filter.label ? null : b.filter)}
             >
               <span
-                className={cn('absolute inset-y-0 left-0', b.label === 'NULL' ? 'bg-muted-foreground/50' : 'bg-primary/60')}
+                className={cn('absolute inset-y-0 left-0', b.label === 'NULL' ? 'bg-muted-foreground/50' : 'bg-sky-500/70')}
                 style={{width: `${(b.n / total) * 100}%`}}
               />
             </button>
           ))}
         </div>
       )}
-      <div className="text-muted-foreground flex justify-between gap-1 truncate text-[10px] leading-3">
-        <span className="truncate">
+      <div className="text-muted-foreground flex justify-between gap-1 overflow-hidden text-[10px] leading-3 whitespace-nowrap">
+        <span className="min-w-0 truncate">
           {kind === 'top' && profile.bars[0]
             ? `${profile.bars[0].label} ${Math.round((profile.bars[0].n / total) * 100)}%`
-            : profile.bars.length
-              ? `${profile.bars[0].label.split(' – ')[0]} – ${profile.bars[profile.bars.length - 1].label.split(' – ').pop()}`
-              : ''}
+            : profile.bars.length === 1
+              ? profile.bars[0].label
+              : profile.bars.length
+                ? `${profile.bars[0].label.split(' – ')[0]} – ${profile.bars[profile.bars.length - 1].label.split(' – ').pop()}`
+                : ''}
         </span>
         <span data-testid="null-count" className="shrink-0">
           {profile.nulls ? `${profile.nulls.toLocaleString('en-US')} null` : ''}
