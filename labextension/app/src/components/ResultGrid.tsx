@@ -58,10 +58,11 @@ export async function copyText(text: string): Promise<void> {
   }
 }
 
-function nextSort(sorting: Sort[], id: string): Sort[] {
+/** Off → first direction → the other → off; numbers start descending (the largest first). */
+function nextSort(sorting: Sort[], id: string, descFirst: boolean): Sort[] {
   const current = sorting.find((s) => s.id === id);
-  if (!current) return [{id, desc: false}];
-  if (!current.desc) return [{id, desc: true}];
+  if (!current) return [{id, desc: descFirst}];
+  if (current.desc === descFirst) return [{id, desc: !descFirst}];
   return [];
 }
 
@@ -214,7 +215,7 @@ export function ResultGrid({
                       onSortingChange && 'cursor-pointer',
                     )}
                     style={{height: HEADER_PX}}
-                    onClick={() => onSortingChange?.(nextSort(sorting, c.name))}
+                    onClick={() => onSortingChange?.(nextSort(sorting, c.name, isNumericType(c.type)))}
                   >
                     <span className="flex items-center gap-1 overflow-hidden">
                       <span className="truncate">{c.name}</span>
