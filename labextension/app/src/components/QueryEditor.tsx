@@ -1,3 +1,4 @@
+import {closeCompletion} from '@codemirror/autocomplete';
 import {Prec} from '@codemirror/state';
 import {EditorView, keymap} from '@codemirror/view';
 import {CodeMirrorEditor, createSqlroomsTheme} from '@sqlrooms/codemirror';
@@ -114,6 +115,7 @@ export function QueryEditor({value, onChange, onRun}: Props) {
             key: 'Mod-Enter',
             preventDefault: true,
             run: (view) => {
+              closeCompletion(view); // running, not picking: the popup would cover the results
               const {from, to} = view.state.selection.main;
               const statement = statementToRun(view.state.doc.toString(), {from, to});
               if (statement) onRunRef.current(statement);
