@@ -218,7 +218,8 @@ def test_a_chart_of_the_query_renders(session: PanelSession) -> None:
     session.run_sql("from big")
     expect(session.app.get_by_text("of 10,000")).to_be_visible(timeout=UI_TIMEOUT_MS)
     session.app.get_by_role("tab", name="Charts").click()
-    session.app.locator("select[aria-label='chart x']").select_option("bucket")
+    session.app.get_by_role("combobox", name="chart x").click()
+    session.app.get_by_role("option", name="bucket", exact=True).click()
     session.app.get_by_role("button", name="Add chart").click()
     chart = session.app.get_by_test_id("chart").first
     expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_TIMEOUT_MS)

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {POINT_SAMPLE_ROWS, chartPlan, needsY} from './chartPlan';
+import {POINT_SAMPLE_ROWS, chartPlan, needsY, shortNumber} from './chartPlan';
 
 describe('chartPlan', () => {
   it('bins and counts a histogram in the database, with an x brush', () => {
@@ -8,6 +8,8 @@ describe('chartPlan', () => {
       channels: {x: {field: 'fare', op: 'bin'}, y: {field: '', op: 'count'}},
       brush: 'intervalX',
       sampleRows: null,
+      xLabel: 'fare',
+      yLabel: 'count',
     });
   });
 
@@ -34,5 +36,29 @@ describe('chartPlan', () => {
     ]);
     expect(chartPlan({id: 'c', kind: 'point', x: 'a', y: 'b'}).sampleRows).toBe(POINT_SAMPLE_ROWS);
     expect(needsY('heatmap') && needsY('point') && !needsY('bar')).toBe(true);
+  });
+
+  it('labels NULL in text categories and titles the y axis', () => {
+    const plan = chartPlan(
+      {id: 'c', kind: 'bar', x: 'city', y: 'fare', color: 'kind'},
+      (c) => c !== 'fare',
+    );
+    expect(plan.channels.x).toEqual({field: 'city', op: 'label'});
+    expect(plan.channels.fill).toEqual({field: 'kind', op: 'label'});
+    expect(plan.channels.y).toEqual({field: 'fare', op: 'sum'});
+    expect(plan.yLabel).toBe('sum of fare');
+    expect(chartPlan({id: 'c', kind: 'bar', x: 'year'}).channels.x).toEqual({field: 'year'});
+  });
+});
+
+describe('shortNumber', () => {
+  it('keeps y ticks short', () => {
+    expect(shortNumber(20000)).toBe('20k');
+    expect(shortNumber(12500)).toBe('12.5k');
+    expect(shortNumber(1500000)).toBe('1.5M');
+    expect(shortNumber(9999)).toBe('9,999');
+    expect(shortNumber(0.125)).toBe('0.125');
+    expect(shortNumber(-2e9)).toBe('-2B');
+    expect(shortNumber('x')).toBe('x');
   });
 });

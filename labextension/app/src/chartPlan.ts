@@ -4,7 +4,8 @@
  */
 import type {ChartConfig} from './workspace';
 
-export type Channel = {field: string; op?: 'count' | 'sum' | 'avg' | 'bin'};
+/** `label`: a text column as itself, NULL as the word `NULL` (Plot would drop or blank it). */
+export type Channel = {field: string; op?: 'count' | 'sum' | 'avg' | 'bin' | 'label'};
 export type MarkName = 'barY' | 'lineY' | 'dot' | 'rectY' | 'rect';
 
 export type ChartPlan = {
@@ -12,6 +13,8 @@ export type ChartPlan = {
   channels: Record<string, Channel>;
   brush: 'intervalX' | 'intervalXY' | null;
   sampleRows: number | null;
+  xLabel?: string;
+  yLabel?: string;
 };
 
 export const POINT_SAMPLE_ROWS = 20_000;
@@ -21,7 +24,32 @@ export function needsY(kind: ChartConfig['kind']): boolean {
   return kind === 'point' || kind === 'heatmap';
 }
 
-export function chartPlan(c: ChartConfig): ChartPlan {
+/** The y axis title: what the marks measure. */
+export function yTitle(c: ChartConfig): string {
+  if (c.kind === 'histogram' || (!c.y && c.kind !== 'point' && c.kind !== 'heatmap'))
+    return 'count';
+  if (c.kind === 'bar') return `sum of ${c.y}`;
+  if (c.kind === 'line') return `avg of ${c.y}`;
+  return c.y ?? c.x;
+}
+
+/** The plan with axis titles, and text columns (`isText`) labelled so NULL shows as `NULL`. */
+export function chartPlan(
+  c: ChartConfig,
+  isText: (column: string) => boolean = () => false,
+): ChartPlan {
+  const plan = basePlan(c);
+  const channels = Object.fromEntries(
+    Object.entries(plan.channels).map(([name, ch]) => {
+      const categorical =
+        name === 'fill' || name === 'stroke' || (name === 'x' && plan.mark === 'barY');
+      return [name, categorical && !ch.op && isText(ch.field) ? {...ch, op: 'label' as const} : ch];
+    }),
+  );
+  return {...plan, channels, xLabel: c.x, yLabel: yTitle(c)};
+}
+
+function basePlan(c: ChartConfig): ChartPlan {
   const color = c.color ? {field: c.color} : undefined;
   const yOrCount: Channel = c.y ? {field: c.y, op: 'sum'} : {field: '', op: 'count'};
   switch (c.kind) {
@@ -73,4 +101,25 @@ export function chartPlan(c: ChartConfig): ChartPlan {
         sampleRows: POINT_SAMPLE_ROWS,
       };
   }
+}
+
+/** Y tick labels at most six characters wide (12k, 1.5M), so the axis title clears them. */
+export function shortNumber(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  for (const [from, size, suffix] of [
+    [1e12, 1e12, 'T'],
+    [1e9, 1e9, 'B'],
+    [1e6, 1e6, 'M'],
+    [1e4, 1e3, 'k'],
+  ] as const) {
+    if (abs >= from) return `${Number((value / size).toPrecision(3))}${suffix}`;
+  }
+  return value.toLocaleString('en-US', {maximumFractionDigits: abs < 1 ? 3 : 1});
+}
+
+/** Whether y is a measure (count, sum, avg): then its ticks are numbers to shorten. */
+export function yIsMeasure(plan: ChartPlan): boolean {
+  const op = plan.channels.y?.op;
+  return op === 'count' || op === 'sum' || op === 'avg';
 }

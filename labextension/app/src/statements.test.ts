@@ -1,16 +1,18 @@
 import {execFileSync} from 'node:child_process';
 import {describe, expect, it} from 'vitest';
+import {pagedTextQuery} from './format';
+import {filteredSql} from './profiles';
 import {
   countQuery,
   freshName,
   isPageable,
   leadingKeyword,
   notebookCell,
-  pagedQuery,
   statementAt,
   statementSpans,
   statementsOf,
   statementToRun,
+  WRAPPER_LINES,
 } from './statements';
 
 describe('statementToRun', () => {
@@ -99,14 +101,16 @@ describe('isPageable', () => {
 
 describe('the paging wrapper', () => {
   it('puts the SQL on lines of its own, so a trailing comment cannot swallow the rest', () => {
-    const page = pagedQuery('select 1 -- note', [{id: 'a"b', desc: true}], {
-      pageIndex: 2,
-      pageSize: 100,
-    });
-    expect(page).toBe(
-      'SELECT * FROM (\nselect 1 -- note\n) ORDER BY "a""b" DESC OFFSET 200 LIMIT 100',
-    );
-    expect(countQuery('from t').split('\n')[1]).toBe('from t');
+    const sql = 'select 1 -- note';
+    const page = pagedTextQuery(sql, [{id: 'a"b', desc: true}], {pageIndex: 2, pageSize: 100});
+    expect(page.split('\n')[WRAPPER_LINES]).toBe(sql);
+    expect(page).toContain('\n) ORDER BY "a""b" DESC NULLS LAST OFFSET 200 LIMIT 100');
+    expect(countQuery('from t').split('\n')[WRAPPER_LINES]).toBe('from t');
+    // A filter wraps once more: the SQL is WRAPPER_LINES further down (Results maps errors so).
+    const filtered = filteredSql(sql, [{column: 'x', predicate: 'x = 1', label: 'x = 1'}]);
+    expect(
+      pagedTextQuery(filtered, [], {pageIndex: 0, pageSize: 1}).split('\n')[2 * WRAPPER_LINES],
+    ).toBe(sql);
   });
 });
 

@@ -1,6 +1,4 @@
-/** SQL text helpers: where statements are, which one to run, how to page one, the notebook cell. */
-import type {PaginationState, SortingState} from '@tanstack/react-table';
-
+/** SQL text helpers: where statements are, which one to run, how the wrappers place it, the notebook cell. */
 export type Span = {from: number; to: number};
 
 /** A statement as the user wrote it: its text (trimmed, no trailing `;`) and where it starts. */
@@ -162,23 +160,7 @@ export function isPageable(sql: string): boolean {
  */
 export const WRAPPER_LINES = 1;
 
-function quotedIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** One page of `sql`, sorted in DuckDB; the SQL starts a line of its own (see WRAPPER_LINES). */
-export function pagedQuery(
-  sql: string,
-  sorting: SortingState,
-  pagination: PaginationState,
-): string {
-  const order = sorting.length
-    ? ` ORDER BY ${sorting.map((s) => `${quotedIdentifier(s.id)}${s.desc ? ' DESC' : ''}`).join(', ')}`
-    : '';
-  const offset = pagination.pageIndex * pagination.pageSize;
-  return `SELECT * FROM (\n${sql}\n)${order} OFFSET ${offset} LIMIT ${pagination.pageSize}`;
-}
-
+/** The page, the count and the filters (format.ts, profiles.ts) follow WRAPPER_LINES. */
 export function countQuery(sql: string): string {
   return `SELECT count(*)::BIGINT AS n FROM (\n${sql}\n)`;
 }

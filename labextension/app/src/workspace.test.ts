@@ -58,7 +58,7 @@ describe('save and restore', () => {
   it('round-trips tabs, charts, selection and history', () => {
     let ws = addTab(defaultWorkspace(), 'from trips');
     ws = updateTab(ws, ws.selectedTabId, {
-      charts: [{id: 'c1', kind: 'histogram', x: 'fare', color: 'vendor'}],
+      charts: [{id: 'c1', kind: 'histogram', x: 'fare', color: 'vendor', sql: 'from trips'}],
     });
     ws = recordRun(ws, {sql: 'from trips', at: 5, ms: 12.5, error: null});
     expect(parseWorkspace(serializeWorkspace(ws))).toEqual(ws);

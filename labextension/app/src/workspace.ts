@@ -7,7 +7,15 @@
 export const CHART_KINDS = ['bar', 'line', 'point', 'histogram', 'heatmap'] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];
 
-export type ChartConfig = {id: string; kind: ChartKind; x: string; y?: string; color?: string};
+export type ChartConfig = {
+  id: string;
+  kind: ChartKind;
+  x: string;
+  y?: string;
+  color?: string;
+  /** The query it charts, so it draws again after a reload without a re-run. */
+  sql?: string;
+};
 
 export type QueryTab = {id: string; title: string; sql: string; charts: ChartConfig[]};
 
@@ -87,6 +95,7 @@ function parseChart(value: unknown): ChartConfig | null {
     x: c.x,
     ...(isString(c.y) ? {y: c.y} : {}),
     ...(isString(c.color) ? {color: c.color} : {}),
+    ...(isString(c.sql) ? {sql: c.sql} : {}),
   };
 }
 

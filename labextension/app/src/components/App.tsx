@@ -179,11 +179,14 @@ function Workbench() {
           <ResizablePanelGroup orientation="vertical" className="min-h-0 flex-1">
             <ResizablePanel defaultSize="35%" minSize="10%">
               <div className="flex h-full flex-col">
-                <div className="flex items-center gap-2 border-b px-2 py-1">
+                <div className="flex items-center gap-2 border-b px-2 py-1 [&>button]:shrink-0">
                   <Button size="xs" onClick={runAll}>
                     Run all
                   </Button>
-                  <span className="text-muted-foreground text-xs">
+                  <span
+                    className="text-muted-foreground min-w-0 truncate text-xs"
+                    title="Ctrl/Cmd+Enter runs the statement under the cursor"
+                  >
                     Ctrl/Cmd+Enter runs the statement under the cursor
                   </span>
                   <span className="flex-1" />

@@ -5,31 +5,48 @@
  */
 import {Selection, vg} from '@sqlrooms/mosaic';
 import {VgPlotChart} from '@sqlrooms/mosaic';
-import {Button} from '@sqlrooms/ui';
+import {Button, Select, SelectContent, SelectItem, SelectTrigger, SelectValue} from '@sqlrooms/ui';
 import {verbatim} from '@uwdata/mosaic-sql';
-import {useEffect, useMemo, useState} from 'react';
+import {DataType} from 'apache-arrow';
+import {useEffect, useMemo, useRef, useState} from 'react';
 import {useApp, useAppState} from '../appContext';
-import {type Channel, chartPlan, needsY} from '../chartPlan';
+import {type Channel, chartPlan, needsY, shortNumber, yIsMeasure} from '../chartPlan';
 import type {Run} from '../runs';
 import {CHART_KINDS, type ChartConfig, type ChartKind, newId} from '../workspace';
 
 type Props = {run: Run | undefined; charts: ChartConfig[]; onChange: (c: ChartConfig[]) => void};
 
-function useColumns(run: Run | undefined): string[] {
+type Columns = {names: string[]; text: Set<string>};
+
+/** The columns of `sql`'s result, and which hold text (their NULLs get a `NULL` label). */
+function useColumns(sql: string | null, version: unknown): Columns {
   const {store} = useApp();
-  const [columns, setColumns] = useState<string[]>([]);
+  const [columns, setColumns] = useState<Columns>({names: [], text: new Set()});
   useEffect(() => {
-    if (!run?.pageable) return setColumns([]);
+    if (!sql) return setColumns({names: [], text: new Set()});
     let live = true;
-    store.connector.query(`SELECT * FROM (${run.sql}) LIMIT 0`).then(
-      (t) => live && setColumns(t.schema.fields.map((f) => f.name)),
-      () => live && setColumns([]),
+    store.connector.query(`SELECT * FROM (${sql}) LIMIT 0`).then(
+      (t) =>
+        live &&
+        setColumns({
+          names: t.schema.fields.map((f) => f.name),
+          text: new Set(
+            t.schema.fields
+              .filter((f) => DataType.isUtf8(f.type) || DataType.isDictionary(f.type))
+              .map((f) => f.name),
+          ),
+        }),
+      () => live && setColumns({names: [], text: new Set()}),
     );
     return () => {
       live = false;
     };
-  }, [run?.sql, run?.version, run?.pageable, store]);
+  }, [sql, version, store]);
   return columns;
+}
+
+function quoted(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 function channelValue(c: Channel) {
@@ -42,6 +59,8 @@ function channelValue(c: Channel) {
       return vg.avg(c.field);
     case 'bin':
       return vg.bin(c.field);
+    case 'label':
+      return verbatim(`coalesce(CAST(${quoted(c.field)} AS VARCHAR), 'NULL')`);
     default:
       return c.field;
   }
@@ -49,8 +68,10 @@ function channelValue(c: Channel) {
 
 const FILLED = new Set(['barY', 'rectY', 'dot']);
 
-function buildPlot(sql: string, config: ChartConfig, brush: Selection): HTMLElement {
-  const plan = chartPlan(config);
+type PlotInput = {sql: string; config: ChartConfig; brush: Selection; text: Set<string>};
+
+function buildPlot({sql, config, brush, text}: PlotInput, width: number): HTMLElement {
+  const plan = chartPlan(config, (c) => text.has(c));
   const body = plan.sampleRows
     ? `SELECT * FROM (${sql}) USING SAMPLE ${plan.sampleRows} ROWS`
     : sql;
@@ -65,29 +86,67 @@ function buildPlot(sql: string, config: ChartConfig, brush: Selection): HTMLElem
   return vg.plot(
     mark(source, {...channels, ...(FILLED.has(plan.mark) && {fill: channels.fill ?? 'steelblue'})}),
     ...interactors,
-    vg.xLabel(config.x),
-    vg.width(560),
-    vg.height(260),
+    // Axis titles centred under / beside their axis, inside the chart's margins.
+    vg.xLabel(plan.xLabel ?? config.x),
+    vg.yLabel(plan.yLabel ?? null),
+    vg.xLabelAnchor('center'),
+    vg.yLabelAnchor('center'),
+    vg.xLabelOffset(34),
+    vg.yLabelOffset(46),
+    ...(yIsMeasure(plan) ? [vg.yTickFormat(shortNumber)] : []),
     vg.marginLeft(60),
+    vg.marginBottom(44),
+    vg.marginRight(16),
+    vg.width(width),
+    vg.height(260),
   ) as HTMLElement;
 }
 
-function ChartView({sql, config, brush}: {sql: string; config: ChartConfig; brush: Selection}) {
+/** The width of `element`'s box, following its resizes (rounded to 10 px to redraw less). */
+function useWidth(element: React.RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(0);
+  useEffect(() => {
+    const el = element.current;
+    if (!el) return;
+    const observer = new ResizeObserver(([entry]) =>
+      setWidth(Math.floor(entry.contentRect.width / 10) * 10),
+    );
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [element]);
+  return width;
+}
+
+function ChartView(input: PlotInput) {
+  const {sql, config, brush, text} = input;
   const ready = useAppState((s) => s.mosaic.connection.status === 'ready');
+  const box = useRef<HTMLDivElement>(null);
+  const width = useWidth(box);
   const [plot, setPlot] = useState<HTMLElement | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    if (!ready) return;
+    if (!ready || width < 100) return;
     try {
-      setPlot(buildPlot(sql, config, brush));
+      setPlot(buildPlot({sql, config, brush, text}, width));
       setError(null);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
-  }, [ready, sql, config, brush]);
-  if (error) return <pre className="text-xs text-red-500">{error}</pre>;
-  return plot ? <VgPlotChart plot={plot} /> : <div className="text-xs">Loading chart…</div>;
+  }, [ready, sql, config, brush, text, width]);
+  return (
+    <div ref={box} className="w-full min-w-0 overflow-hidden" data-testid="chart-body">
+      {error ? (
+        <pre className="text-xs text-red-500">{error}</pre>
+      ) : plot ? (
+        <VgPlotChart plot={plot} />
+      ) : (
+        <div className="text-xs">Loading chart…</div>
+      )}
+    </div>
+  );
 }
+
+const NONE = '__none__';
 
 function Picker(props: {
   label: string;
@@ -98,38 +157,51 @@ function Picker(props: {
 }) {
   return (
     <label className="flex items-center gap-1 text-xs">
-      {props.label}
-      <select
-        aria-label={`chart ${props.label}`}
-        className="bg-background rounded border px-1 py-0.5"
-        value={props.value}
-        onChange={(e) => props.onChange(e.target.value)}
+      <span className="text-muted-foreground">{props.label}</span>
+      <Select
+        value={props.value || NONE}
+        onValueChange={(v) => props.onChange(v === NONE ? '' : v)}
       >
-        {props.optional && <option value="">—</option>}
-        {props.options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
+        <SelectTrigger
+          aria-label={`chart ${props.label}`}
+          className="h-7 max-w-40 min-w-20 px-2 text-xs"
+        >
+          <SelectValue />
+        </SelectTrigger>
+        <SelectContent>
+          {props.optional && (
+            <SelectItem value={NONE} className="text-xs">
+              —
+            </SelectItem>
+          )}
+          {props.options.map((o) => (
+            <SelectItem key={o} value={o} className="text-xs">
+              {o}
+            </SelectItem>
+          ))}
+        </SelectContent>
+      </Select>
     </label>
   );
 }
 
 export function Charts({run, charts, onChange}: Props) {
-  const columns = useColumns(run);
-  const brush = useMemo(() => Selection.crossfilter(), [run?.sql, run?.version]);
+  // After a reload there is no run yet: the charts draw from the query they were made of.
+  const sql = run?.pageable ? run.sql : (charts.find((c) => c.sql)?.sql ?? null);
+  const columns = useColumns(sql, run?.version);
+  const brush = useMemo(() => Selection.crossfilter(), [sql, run?.version]);
   const [kind, setKind] = useState<ChartKind>('histogram');
   const [x, setX] = useState('');
   const [y, setY] = useState('');
   const [color, setColor] = useState('');
-  if (!run?.pageable) {
+  if (!sql) {
     return <div className="text-muted-foreground p-4 text-xs">Run a query to chart it.</div>;
   }
-  const xValue = columns.includes(x) ? x : (columns[0] ?? '');
+  const names = columns.names;
+  const xValue = names.includes(x) ? x : (names[0] ?? '');
   const add = () => {
-    const config: ChartConfig = {id: newId('chart'), kind, x: xValue};
-    if (y || needsY(kind)) config.y = y || columns[1] || xValue;
+    const config: ChartConfig = {id: newId('chart'), kind, x: xValue, sql};
+    if (y || needsY(kind)) config.y = y || names[1] || xValue;
     if (color) config.color = color;
     onChange([...charts, config]);
   };
@@ -142,9 +214,9 @@ export function Charts({run, charts, onChange}: Props) {
           options={CHART_KINDS}
           onChange={(v) => setKind(v as ChartKind)}
         />
-        <Picker label="x" value={xValue} options={columns} onChange={setX} />
-        <Picker label="y" value={y} options={columns} onChange={setY} optional />
-        <Picker label="color" value={color} options={columns} onChange={setColor} optional />
+        <Picker label="x" value={xValue} options={names} onChange={setX} />
+        <Picker label="y" value={y} options={names} onChange={setY} optional />
+        <Picker label="color" value={color} options={names} onChange={setColor} optional />
         <Button size="xs" onClick={add} disabled={!xValue}>
           Add chart
         </Button>
@@ -155,7 +227,7 @@ export function Charts({run, charts, onChange}: Props) {
         )}
       </div>
       {charts.map((c) => (
-        <figure key={c.id} className="rounded border p-2" data-testid="chart">
+        <figure key={c.id} className="min-w-0 rounded border p-2" data-testid="chart">
           <figcaption className="flex items-center justify-between text-xs">
             <span>
               {c.kind} of {c.x}
@@ -171,7 +243,12 @@ export function Charts({run, charts, onChange}: Props) {
               ✕
             </Button>
           </figcaption>
-          <ChartView sql={run.sql} config={c} brush={brush} />
+          <ChartView
+            sql={run?.pageable ? run.sql : (c.sql ?? sql)}
+            config={c}
+            brush={brush}
+            text={columns.text}
+          />
         </figure>
       ))}
     </div>

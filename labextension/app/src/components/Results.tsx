@@ -1,13 +1,15 @@
-import {DataTableArrowPaginated, DataTablePaginated, useArrowDataTable} from '@sqlrooms/data-table';
 import {Button} from '@sqlrooms/ui';
-import type {PaginationState, SortingState} from '@tanstack/react-table';
 import type * as arrow from 'apache-arrow';
-import {useEffect, useState} from 'react';
+import {useEffect, useMemo, useState} from 'react';
 import {useApp} from '../appContext';
+import {describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import {commandDone} from '../outcome';
 import type {Run} from '../runs';
-import {countQuery, pagedQuery} from '../statements';
+import {countQuery, WRAPPER_LINES} from '../statements';
 import {DownloadButtons} from './DownloadButtons';
+import {type Filter, filteredSql} from '../profiles';
+import {ColumnProfile} from './ColumnProfile';
+import {type Page, ResultGrid} from './ResultGrid';
 import {Done, RunError} from './RunStatus';
 
 export const PAGE_SIZE = 100;
@@ -115,55 +117,148 @@ function Running({onCancel, progress}: {onCancel: () => void; progress?: number}
   );
 }
 
-type FooterProps = {run: Run; rows?: number; ms?: number; actions?: React.ReactNode};
+type FooterProps = {run: Run; ms?: number; actions?: React.ReactNode};
 
-function Footer({run, rows, ms, actions}: FooterProps) {
+function Footer({run, ms, actions}: FooterProps) {
   return (
-    <div className="text-muted-foreground flex items-center gap-3 text-xs">
-      {rows !== undefined && <span data-testid="row-count">{rows.toLocaleString()} rows</span>}
+    <>
       {ms !== undefined && <span data-testid="query-time">{ms.toFixed(0)} ms</span>}
       {run.pageable && <DownloadButtons sql={run.sql} />}
       {actions}
-    </div>
+    </>
   );
+}
+
+/** The columns of an answer with DuckDB's type names (from DESCRIBE) where known. */
+function gridColumns(table: arrow.Table | undefined, described?: arrow.Table): GridColumn[] {
+  const types = new Map<string, string>();
+  const names = described?.getChild('column_name');
+  const kinds = described?.getChild('column_type');
+  for (let i = 0; i < (described?.numRows ?? 0); i++) {
+    types.set(String(names?.get(i)), String(kinds?.get(i)));
+  }
+  return (table?.schema.fields ?? []).map((f) => ({
+    name: f.name,
+    type: types.get(f.name) ?? arrowTypeName(f.type),
+  }));
+}
+
+/** A DuckDB-like name for an Arrow type, for answers DESCRIBE cannot describe (commands). */
+export function arrowTypeName(type: arrow.DataType): string {
+  const text = String(type);
+  const known: Record<string, string> = {
+    Utf8: 'VARCHAR',
+    LargeUtf8: 'VARCHAR',
+    Bool: 'BOOLEAN',
+    Int8: 'TINYINT',
+    Int16: 'SMALLINT',
+    Int32: 'INTEGER',
+    Int64: 'BIGINT',
+    Uint8: 'UTINYINT',
+    Uint16: 'USMALLINT',
+    Uint32: 'UINTEGER',
+    Uint64: 'UBIGINT',
+    Float32: 'FLOAT',
+    Float64: 'DOUBLE',
+    Binary: 'BLOB',
+  };
+  return known[text] ?? text.split('<')[0].toUpperCase();
+}
+
+/** Every cell as text (null for NULL), in column order. */
+function textRows(table: arrow.Table | undefined): (string | null)[][] {
+  if (!table) return [];
+  const vectors = table.schema.fields.map((f) => table.getChild(f.name));
+  const rows: (string | null)[][] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    rows.push(
+      vectors.map((v) => {
+        const value: unknown = v?.get(i);
+        return value === null || value === undefined ? null : String(value);
+      }),
+    );
+  }
+  return rows;
 }
 
 /** A query result: pages and sorting run in DuckDB (ORDER BY … OFFSET … LIMIT on the server). */
 function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
-  const [sorting, setSorting] = useState<SortingState>([]);
-  const [pagination, setPagination] = useState<PaginationState>({
-    pageIndex: 0,
-    pageSize: PAGE_SIZE,
-  });
+  const [sorting, setSorting] = useState<Sort[]>([]);
+  const [page, setPage] = useState<Page>({pageIndex: 0, pageSize: PAGE_SIZE});
+  const [filters, setFilters] = useState<Filter[]>([]);
   useEffect(() => {
     setSorting([]);
-    setPagination((p) => ({...p, pageIndex: 0}));
+    setFilters([]);
+    setPage((p) => ({...p, pageIndex: 0}));
   }, [run.sql, run.version]);
-  // The page is the tab's main query: it reports progress; the count runs beside it.
-  const page = useQuery(pagedQuery(run.sql, sorting, pagination), [run.version], {
+  const shown = filteredSql(run.sql, filters);
+  // The page is the tab's main query: it reports progress; the count and types run beside it.
+  const answer = useQuery(pagedTextQuery(shown, sorting, page), [run.version], {
     progress: true,
   });
-  const count = useQuery(countQuery(run.sql), [run.version]);
-  const arrowData = useArrowDataTable(page.table);
-  const rows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
-  if (page.error) return <RunError run={run} message={page.error} wrapped />;
-  if (!page.table && page.loading) {
-    return <Running progress={page.progress} onCancel={() => (page.cancel(), count.cancel())} />;
+  const count = useQuery(countQuery(shown), [run.version]);
+  const described = useQuery(describeQuery(run.sql), [run.version]);
+  const columns = useMemo(
+    () => gridColumns(answer.table, described.table),
+    [answer.table, described.table],
+  );
+  const rows = useMemo(() => textRows(answer.table), [answer.table]);
+  const numRows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
+  if (answer.error) {
+    // The user's SQL starts a line of its own in the page's wrapper and in the filters' one.
+    const wrapperLines = WRAPPER_LINES * (filters.length ? 2 : 1);
+    return <RunError run={run} message={answer.error} wrapperLines={wrapperLines} />;
+  }
+  if (!answer.table && answer.loading) {
+    return (
+      <Running progress={answer.progress} onCancel={() => (answer.cancel(), count.cancel())} />
+    );
   }
   return (
-    <DataTablePaginated
-      {...arrowData}
-      className="h-full"
-      numRows={rows}
-      isFetching={page.loading}
-      pagination={pagination}
-      onPaginationChange={setPagination}
+    <ResultGrid
+      columns={columns}
+      rows={rows}
+      numRows={numRows}
+      isFetching={answer.loading}
+      page={page}
+      onPageChange={setPage}
       sorting={sorting}
       onSortingChange={(s) => {
         setSorting(s);
-        setPagination((p) => ({...p, pageIndex: 0}));
+        setPage((p) => ({...p, pageIndex: 0}));
       }}
-      footerActions={<Footer run={run} ms={page.ms} actions={actions} />}
+      columnExtra={(column) => (
+        <ColumnProfile
+          key={`${run.version}`}
+          sql={run.sql}
+          column={column}
+          filters={filters}
+          onFilter={(filter) => {
+            setFilters((old) => [
+              ...old.filter((f) => f.column !== column.name),
+              ...(filter ? [filter] : []),
+            ]);
+            setPage((p) => ({...p, pageIndex: 0}));
+          }}
+        />
+      )}
+      footer={
+        <>
+          {filters.map((f) => (
+            <Button
+              key={f.column}
+              size="xs"
+              variant="secondary"
+              title="Remove this filter"
+              data-testid="filter-chip"
+              onClick={() => setFilters((old) => old.filter((o) => o !== f))}
+            >
+              {f.label} ✕
+            </Button>
+          ))}
+          <Footer run={run} ms={answer.ms} actions={actions} />
+        </>
+      }
     />
   );
 }
@@ -180,14 +275,14 @@ function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
   }
   const done = commandDone(outcome.table);
   if (done) return <Done done={done} ms={outcome.ms} />;
-  return (
-    <DataTableArrowPaginated
-      className="h-full"
-      table={outcome.table}
-      pageSize={PAGE_SIZE}
-      footerActions={<Footer run={run} rows={outcome.table.numRows} ms={outcome.ms} />}
-    />
-  );
+  return <CommandAnswer table={outcome.table} footer={<Footer run={run} ms={outcome.ms} />} />;
+}
+
+/** A command's answer, all rows at once (commands answer with a handful). */
+function CommandAnswer({table, footer}: {table: arrow.Table; footer: React.ReactNode}) {
+  const columns = useMemo(() => gridColumns(table), [table]);
+  const rows = useMemo(() => textRows(table), [table]);
+  return <ResultGrid columns={columns} rows={rows} footer={footer} />;
 }
 
 export function Results({

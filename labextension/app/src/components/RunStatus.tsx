@@ -28,19 +28,19 @@ function shownStatement(run: Run): Target {
 }
 
 /**
- * An error of a run, in the user's terms. `wrapped`: the statement ran inside the paging
- * wrapper; a position in the wrapper itself (an unfinished statement) is asked again of
+ * An error of a run, in the user's terms. `wrapperLines`: the statement ran inside wrappers
+ * (paging, filters) that put it that many lines down; a position in a wrapper itself (an unfinished statement) is asked again of
  * DuckDB with the statement alone, planned but not run (EXPLAIN).
  */
 export function RunError({
   run,
   message,
-  wrapped = false,
+  wrapperLines = 0,
   statement,
 }: {
   run: Run;
   message: string;
-  wrapped?: boolean;
+  wrapperLines?: number;
   statement?: Target;
 }) {
   const {store} = useApp();
@@ -61,8 +61,7 @@ export function RunError({
         });
       }
     };
-    const shift = wrapped ? WRAPPER_LINES : 0;
-    const direct = toUserError(message, target.sql, shift, target.firstLine);
+    const direct = toUserError(message, target.sql, wrapperLines, target.firstLine);
     if (direct) {
       finish(direct);
     } else {
