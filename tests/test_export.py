@@ -109,7 +109,7 @@ def test_export_errors_carry_the_query_id(server: ServerProcess) -> None:
         assert done == {
             "type": "error",
             "queryId": "ddl",
-            "error": "export: only a single SELECT statement can be exported",
+            "error": "export: only a single SELECT statement that only reads can be exported",
         }
         _, done, _ = export(client, "select 1; select 2", "csv", "two")
         assert done["queryId"] == "two" and "single SELECT" in done["error"]

@@ -311,6 +311,7 @@ def test_many_ctes_do_not_stall_other_clients(
                     continue
                 assert frame["queryId"] == "bomb"
                 break
-            assert slowest < 1.0, (kind, slowest)  # answered (DuckDB's binder refuses it)
+            # With the GIL held the stall was 5-7 s; the bound leaves room for a loaded machine.
+            assert slowest < 3.0, (kind, slowest)  # answered (DuckDB's binder refuses it)
         assert answer(other, "select 1 x") == [{"x": 1}]
     assert "Traceback" not in server.log()
