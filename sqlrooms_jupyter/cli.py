@@ -334,6 +334,17 @@ def log_records(records: list[logging.LogRecord]) -> None:
         logging.getLogger(record.name).handle(record)
 
 
+def sandbox_summary(sandbox: Sandbox) -> str:
+    """What the sandbox flags set, for the start-up line (so a shared server says it)."""
+    parts = ["read-only"] if sandbox.read_only else []
+    parts += [f"files only under {d}" for d in sandbox.allowed_directories]
+    if sandbox.memory_limit:
+        parts.append(f"memory limit {sandbox.memory_limit}")
+    if sandbox.threads:
+        parts.append(f"{sandbox.threads} threads")
+    return "; " + ", ".join(parts) if parts else ""
+
+
 async def serve(config: ServerConfig) -> bool:
     """Serve until SIGINT/SIGTERM; True if queries were left blocked in reads."""
     server = SqlroomsServer(config)
@@ -346,10 +357,11 @@ async def serve(config: ServerConfig) -> bool:
     app = server.url.replace("ws://", "http://", 1) + "app/"
     log.info("SQLRooms app: %s%s", app, "#token=<your token>" if config.auth_token else "")
     log.info(
-        "SQLRooms server listening at %s (database %s)%s",
+        "SQLRooms server listening at %s (database %s)%s%s",
         server.url,
         config.engine.db_path,
         ", token required" if config.auth_token else "",
+        sandbox_summary(config.engine.sandbox),
     )
     log_records(held)  # e.g. an extension that could not be loaded offline
     for warning in risk_warnings(config):

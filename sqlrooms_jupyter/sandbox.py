@@ -15,7 +15,8 @@ from pathlib import Path
 import duckdb
 
 READ_ONLY_REFUSAL = (
-    "refused: this server runs with --read-only; only reads (SELECT, EXPLAIN) are allowed"
+    "refused: this server runs with --read-only; only reads are allowed (SELECT, SHOW, DESCRIBE,"
+    " SUMMARIZE, EXPLAIN; not PRAGMA or CALL: use their table functions, e.g. pragma_table_info)"
 )
 
 

@@ -124,3 +124,24 @@ def _status(url: str, headers: dict[str, str]) -> int:
     status = connection.getresponse().status
     connection.close()
     return status
+
+
+def test_a_sandboxed_server_says_so_and_its_refusals_name_what_works(
+    start_server, tmp_path: Path
+) -> None:
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "shared.db")).close()
+    server = start_server(
+        "--db-path",
+        str(tmp_path / "shared.db"),
+        "--read-only",
+        "--allowed-directories",
+        str(tmp_path),
+    )
+    with server.client() as client:
+        refused = client.query("PRAGMA table_info('x')", kind="json", query_id="p")
+        assert refused["queryId"] == "p" and "SHOW, DESCRIBE" in refused["error"]
+        assert "pragma_table_info" in refused["error"]
+    listening = next(line for line in server.log().splitlines() if "listening at" in line)
+    assert "read-only" in listening and f"files only under {tmp_path.resolve()}" in listening
