@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -45,6 +46,9 @@ _KEYWORDS = """as in values and or not exists any all some over filter using on 
 _NOT_CALLS = frozenset(_KEYWORDS.split())
 _CALLED = re.compile(r"([a-z_][a-z0-9_$]*)\s*\(")
 Tokens = Sequence[tuple[int, duckdb.token_type]]
+# Verdicts remembered (texts shorter than this, at most this many).
+_REMEMBER_BELOW = 16 << 10
+_REMEMBERED = 2048
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,32 @@ class Functions:
         self._lock = threading.Lock()
         self._by_name: dict[str, list[_Entry]] | None = None
         self._flagged: frozenset[str] = frozenset()
+        # Verdicts on texts, valid while the functions are: a tree check costs a few ms
+        # (two queries), and dashboards send the same texts again and again.
+        self._verdicts: OrderedDict[str, Statements] = OrderedDict()
 
     def forget(self) -> None:
-        self._by_name = None
+        with self._lock:
+            self._by_name = None
+            self._verdicts.clear()
+
+    def verdict(self, sql: str, judge: Callable[[], Statements]) -> Statements:
+        """`judge()`'s verdict on `sql`, remembered for short texts until `forget()`."""
+        if len(sql) > _REMEMBER_BELOW:
+            return judge()
+        with self._lock:
+            known = self._verdicts.get(sql)
+            if known is not None:
+                self._verdicts.move_to_end(sql)
+                return known
+            loaded = self._by_name
+        found = judge()
+        with self._lock:
+            if loaded is self._by_name:  # not forgotten meanwhile
+                self._verdicts[sql] = found
+                if len(self._verdicts) > _REMEMBERED:
+                    self._verdicts.popitem(last=False)
+        return found
 
     def flagged(self, con: duckdb.DuckDBPyConnection) -> frozenset[str]:
         """Words a text must hold for its tree to do more than read: the functions that do
@@ -122,6 +149,7 @@ class Functions:
             macros = [name for name, found in by_name.items() if any(e.macro for e in found)]
             self._flagged = FLAGGED_NAMES | frozenset(macros) | frozenset(_MODIFYING_WORDS)
             self._by_name = by_name
+            self._verdicts.clear()
             return by_name
 
 
@@ -151,7 +179,8 @@ def classify(
     con: duckdb.DuckDBPyConnection, sql: str, functions: Functions | None = None
 ) -> Statements:
     """The statements of `sql` (raises DuckDB's ParserException for a syntax error)."""
-    return _classify(con, sql, _Scope(functions or Functions(), _DEPTH))
+    functions = functions or Functions()
+    return functions.verdict(sql, lambda: _classify(con, sql, _Scope(functions, _DEPTH)))
 
 
 def classify_long(

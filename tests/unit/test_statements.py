@@ -273,3 +273,17 @@ def test_every_statement_type_but_select_and_explain_is_a_write(
     found = classify(con, sql)
     assert found.types == (kind,)
     assert found.pure_read is (kind == ST.SELECT)
+
+
+def test_verdicts_are_remembered_until_the_functions_are_forgotten() -> None:
+    """A remembered verdict saves the tree check; a write (forget) can change what a name
+    calls, so it drops them."""
+    con = duckdb.connect()
+    con.execute("CREATE MACRO bump(x) AS x + 1")
+    functions = Functions()
+    sql = 'SELECT bump(1) AS "y" FROM range(3) t(x)'
+    assert classify(con, sql, functions).cursor_clean
+    con.execute("CREATE OR REPLACE MACRO bump(x) AS setseed(0.5)")
+    assert classify(con, sql, functions).cursor_clean  # remembered
+    functions.forget()
+    assert not classify(con, sql, functions).cursor_clean
