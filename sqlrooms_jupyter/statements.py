@@ -264,6 +264,8 @@ def _may_do_more(con: duckdb.DuckDBPyConnection, text: str, functions: Functions
     if not text.isascii() or '"' in text or "/*" in text or "--" in text:
         return True
     lowered = text.lower()
+    if _SESSION_PARAMETER in lowered:
+        return True
     if not set(_WORDS.findall(lowered)).isdisjoint(functions.flagged(con)):
         return True
     return not functions.knows(con, _CALLED.findall(lowered))
@@ -281,16 +283,24 @@ def _tree_facts(
         return None
     if not rows or rows[0][0] != "false":
         return None
-    _, count, names, node_types = rows[0]
-    return int(count or 0), [str(n).lower() for n in names or []], list(node_types or [])
+    _, count, names, node_types, session_parameter = rows[0]
+    names = [str(n).lower() for n in names or []]
+    if session_parameter:
+        names.append(_SESSION_PARAMETER)
+    return int(count or 0), names, list(node_types or [])
 
 
+# A reader's options that make it create temporary tables on its cursor (`read_csv`'s
+# `store_rejects`, `rejects_table`, `rejects_scan`): a text that names them anywhere, even in
+# a string, keeps its cursor out of the pool (counted as a call of this pseudo-function).
+_SESSION_PARAMETER = "rejects"
 # Every function qualified: a database's macros may shadow built-ins (`lower`), not these.
 _TREE_FACTS = """
 SELECT system.main.json_extract_string(tree, '$.error'),
        system.main.json_array_length(tree, '$.statements'),
        system.main.list_distinct(system.main.json_extract_string(tree, '$..function_name')),
-       system.main.list_distinct(system.main.json_extract_string(tree, '$..type'))
+       system.main.list_distinct(system.main.json_extract_string(tree, '$..type')),
+       system.main.contains(system.main.lower(tree::VARCHAR), 'rejects')
 FROM (SELECT system.main.json_serialize_sql($1)::JSON AS tree)
 """
 
@@ -310,6 +320,8 @@ def _call_verdict(
 ) -> _Verdict:
     """What calling `name` may do, over every function of that name (a macro may shadow a
     built-in); a name DuckDB does not list counts as a write."""
+    if name == _SESSION_PARAMETER:
+        return _SESSION
     entries = [e for e in scope.functions.entries(con, name) if e.kind != "pragma"]
     if not entries:
         return _WRITES

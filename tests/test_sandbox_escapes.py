@@ -315,3 +315,26 @@ def test_many_ctes_do_not_stall_other_clients(
             assert slowest < 3.0, (kind, slowest)  # answered (DuckDB's binder refuses it)
         assert answer(other, "select 1 x") == [{"x": 1}]
     assert "Traceback" not in server.log()
+
+
+def test_a_readers_reject_tables_never_reach_other_connections(
+    start_server, tmp_path: Path
+) -> None:
+    """A second review's finding: read_csv(store_rejects=…, rejects_table='users') made a
+    temporary `users` on a pooled cursor, which the next client read instead of main.users."""
+    db, csv = tmp_path / "x.db", tmp_path / "bad.csv"
+    csv.write_text("a,b\n1,2\nx,3\n")
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE users(a INT, b INT); INSERT INTO users VALUES (42, 42)")
+    server = start_server(
+        "--db-path", str(db), "--read-only", "--allowed-directories", str(tmp_path),
+        "--pool-size", "1",
+    )  # fmt: skip
+    attack = (
+        f"SELECT * FROM read_csv('{csv}', store_rejects=true, rejects_table='users', "
+        "rejects_scan='users_scan', columns={'a':'INTEGER','b':'INTEGER'})"
+    )
+    with server.client() as attacker:
+        assert answer(attacker, attack) == [{"a": 1, "b": 2}]
+    with server.client() as victim:
+        assert answer(victim, "SELECT * FROM users") == [{"a": 42, "b": 42}]

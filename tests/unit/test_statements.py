@@ -287,3 +287,19 @@ def test_verdicts_are_remembered_until_the_functions_are_forgotten() -> None:
     assert classify(con, sql, functions).cursor_clean  # remembered
     functions.forget()
     assert not classify(con, sql, functions).cursor_clean
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('f.csv', store_rejects=true)",
+        "SELECT * FROM read_csv('f.csv', rejects_table='users', rejects_scan='users_scan')",
+        "SELECT * FROM read_csv_auto('f.csv', STORE_REJECTS = true)",
+        "SELECT * FROM read_csv('f.csv', \"Rejects_Table\"='users')",
+    ],
+)
+def test_readers_that_make_temp_tables_keep_their_cursor_out_of_the_pool(sql: str) -> None:
+    """read_csv's reject tables are temporary tables on the cursor: another client would
+    see them (and a `users` one would shadow the real table)."""
+    verdict = classify(duckdb.connect(), sql, Functions())
+    assert verdict.pure_read and not verdict.cursor_clean
