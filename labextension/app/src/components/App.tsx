@@ -17,7 +17,7 @@ import {useCollaboration} from '../collab';
 import {CATALOG_CHANNEL, useChannelWatcher, useTableWatcher} from '../live';
 import type {ErrorMark} from '../errorMark';
 import {makeRun, rerun, runOf, runOfPicked, type Run} from '../runs';
-import {freshName, notebookCell, statementsOf, type Statement} from '../statements';
+import {freshName, isPageable, notebookCell, statementsOf, type Statement} from '../statements';
 import type {ConnectionStatus} from '../store';
 import {addTab, closeTab, newId, recordRun, selectedTab, selectTab, updateTab} from '../workspace';
 import {Charts} from './Charts';
@@ -112,6 +112,13 @@ function Workbench() {
 
   /** Run all: every statement of the tab, one by one; the last one's result is shown. */
   const runAll = () => startRun(tab.id, runOf(tab.sql, statementsOf(tab.sql)), tab.sql.trim());
+
+  /** The Charts panel's button after a reload: the tab's visible SQL, when it is one query. */
+  const tabStatements = statementsOf(tab.sql);
+  const runTab =
+    tabStatements.length === 1 && isPageable(tabStatements[0].sql)
+      ? () => startRun(tab.id, runOf(tab.sql, tabStatements), tabStatements[0].sql)
+      : undefined;
 
   const markError = useCallback(
     (m: ErrorMark | null) => setMark(m ? {tabId: tab.id, mark: m} : null),
@@ -237,6 +244,7 @@ function Workbench() {
                     <Charts
                       run={run}
                       charts={tab.charts}
+                      onRunTab={runTab}
                       onChange={(charts) => update((w) => updateTab(w, tab.id, {charts}))}
                     />
                   </ErrorBoundary>
