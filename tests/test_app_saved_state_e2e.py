@@ -99,10 +99,10 @@ def test_a_saved_chart_never_runs_sql_of_its_own(
     server = start_server("--db-path", str(db), "--auth-token", TOKEN)
     page = open_app(browser, server)
     page.get_by_role("tab", name="Charts").click()
+    page.wait_for_timeout(2000)  # what opening the tab would have run has had time to run
+    assert not target.exists(), "opening Charts ran the saved chart's hidden SQL"
     button = page.get_by_role("button", name="Run this tab's query to draw 1 chart")
     expect(button).to_be_visible(timeout=UI_MS)
-    page.wait_for_timeout(1500)  # what opening the tab would have run has had time to run
-    assert not target.exists(), "opening Charts ran the saved chart's hidden SQL"
 
     # One click runs the tab's own visible SQL; the chart draws from it, the hidden text never.
     button.click()
@@ -110,3 +110,28 @@ def test_a_saved_chart_never_runs_sql_of_its_own(
     expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_MS)
     expect(page.get_by_role("tab", name="Results")).to_be_visible()
     assert not target.exists()
+
+
+def test_a_reader_of_a_read_only_server_keeps_their_own_tabs(
+    browser: Browser, start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    db = tmp_path / "shared.db"
+    with duckdb.connect(str(db)) as con:
+        con.sql("create table trips as select range as a from range(10)")
+    owner = {"id": "t1", "title": "Owner's tab", "sql": "select 1", "charts": []}
+    save_workspace(db, {"version": 1, "selectedTabId": "t1", "history": [], "tabs": [owner]})
+    server = start_server("--db-path", str(db), "--auth-token", TOKEN, "--read-only")
+    page = open_app(browser, server)
+    # A browser with nothing saved starts from the database's saved state.
+    expect(page.get_by_role("tab", name="Owner's tab")).to_be_visible(timeout=UI_MS)
+    page.get_by_role("button", name="New query tab").click()
+    expect(page.get_by_role("tab", name="Query 2")).to_be_visible()
+    page.wait_for_function(
+        "() => Object.values(localStorage).some(v => v.includes('Query 2'))", timeout=UI_MS
+    )
+    page.reload()
+    expect(page.get_by_test_id("status")).to_contain_text("connected", timeout=UI_MS)
+    # The reader's work survives the reload (the owner's saved state does not replace it).
+    expect(page.get_by_role("tab", name="Query 2")).to_be_visible(timeout=UI_MS)
