@@ -8,7 +8,7 @@ import {
   requestPanelState,
   type Theme,
 } from './bridge';
-import {connectionFor, takeToken, type Connection} from './connection';
+import {connectionFor, takeToken, tokenFromHash, type Connection} from './connection';
 import {App} from './components/App';
 import {
   debounced,
@@ -103,6 +103,15 @@ async function start(): Promise<void> {
   const initial = parseWorkspace(await saved.load());
   const saver = debounced((text) => void saved.save(text), SAVE_DEBOUNCE_MS);
   window.addEventListener('pagehide', () => saver.flush());
+  if (connection.mode === 'standalone') {
+    // A token given later (the prompt, or a pasted `#token=` link) connects without a manual
+    // reload: the reload takes it from the fragment as on first load.
+    window.addEventListener('hashchange', () => {
+      if (!tokenFromHash(window.location.hash)) return;
+      saver.flush();
+      window.location.reload();
+    });
+  }
   const store = createAppStore({
     connection,
     queries,

@@ -28,6 +28,7 @@ import {ErrorMarkContext} from './RunStatus';
 import {RunView} from './RunView';
 import {SchemaPanel} from './SchemaPanel';
 import {TabBar} from './TabBar';
+import {TokenPrompt} from './TokenPrompt';
 
 const CATALOG_CHANNEL_LIST = [CATALOG_CHANNEL];
 
@@ -66,6 +67,11 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
       )}
     </header>
   );
+}
+
+/** The token prompt: a standalone app that opened without a token and cannot connect. */
+function needsToken(connection: AppContextValue['connection'], status: ConnectionStatus): boolean {
+  return connection.mode === 'standalone' && !connection.hasToken && status === 'disconnected';
 }
 
 const CELL_COUNTER_KEY = 'sqlrooms-app:cell-counter';
@@ -274,6 +280,7 @@ export function App({value, status, theme, onToggleTheme}: Props) {
         <TooltipProvider>
           <div className="bg-background text-foreground flex h-screen flex-col">
             <Header status={status} theme={theme} onToggleTheme={onToggleTheme} />
+            {needsToken(value.connection, status) && <TokenPrompt />}
             <ErrorBoundary label="The workbench">
               <Workbench />
             </ErrorBoundary>
