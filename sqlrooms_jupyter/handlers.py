@@ -231,7 +231,11 @@ def routes(server: SqlroomsServer) -> list[Any]:
         # The SQLRooms app; it connects back to /ws/duckdb and keeps its state in ui_state.
         *webapp.app_routes(
             "/app/",
-            config={"uiStateTable": server.engine.meta.ui_state},
+            config={
+                "uiStateTable": server.engine.meta.ui_state,
+                # Readers keep their own work in the browser; ui_state only seeds it.
+                "readOnly": server.engine.config.sandbox.read_only,
+            },
             host_check=functools.partial(host_ok, server),
         ),
         (r"/.*", QueryWebSocket, {"server": server}),

@@ -233,16 +233,50 @@ def visible_overflows(page: Page) -> list[str]:
     )
 
 
-def test_the_app_fits_a_half_width_panel(browser: Browser, server: ServerProcess) -> None:
+def footer_problems(page: Page) -> list[str]:
+    """The results footer's parts (row count, time, downloads) cut off or wrapped."""
+    return list(
+        page.evaluate(
+            """() => {
+              const bad = [];
+              const width = window.innerWidth;
+              for (const name of ['CSV', 'Parquet']) {
+                const b = [...document.querySelectorAll('button')]
+                  .find((e) => e.textContent.trim() === name);
+                if (!b) { bad.push('missing: ' + name); continue; }
+                const r = b.getBoundingClientRect();
+                if (r.right > width + 0.5) bad.push('clipped: ' + name);
+              }
+              const panel = document.querySelector('[role=tabpanel]');
+              const rows = [...panel.querySelectorAll('*')].find((e) =>
+                e.children.length === 0 && /^[\\d,]+ rows?$/.test(e.textContent.trim()));
+              if (!rows) bad.push('missing: row count');
+              else {
+                const r = rows.getBoundingClientRect();
+                if (r.right > width + 0.5 || r.height > 20 ||
+                    rows.scrollWidth > rows.clientWidth + 1)
+                  bad.push('cut: ' + rows.textContent);
+              }
+              return bad;
+            }"""
+        )
+    )
+
+
+@pytest.mark.parametrize("width", [600, 520])
+def test_the_app_fits_a_half_width_panel(
+    browser: Browser, server: ServerProcess, width: int
+) -> None:
     from playwright.sync_api import expect
 
-    page = open_app(browser, server, width=600)
+    page = open_app(browser, server, width=width)
     hint = page.get_by_text("Ctrl/Cmd+Enter runs the statement")
     assert hint.bounding_box()["height"] <= 20  # type: ignore[index]  # one line
     assert visible_overflows(page) == []
     run_sql(page, "from trips")
     expect(page.locator("table tbody tr")).to_have_count(100, timeout=UI_TIMEOUT_MS)
     assert visible_overflows(page) == []
+    assert footer_problems(page) == []
     page.get_by_role("tab", name="Charts").click()
     page.wait_for_timeout(300)
     assert visible_overflows(page) == []
@@ -343,7 +377,7 @@ def test_charts_fit_label_null_and_survive_a_reload(
     assert card2 < card and svg2 < svg
     assert svg_text_problems(chart) == []
 
-    # Kept after a reload, drawn without running the query again.
+    # Kept after a reload; drawn again by one click that runs the tab's visible query.
     page.wait_for_function(
         '() => Object.values(localStorage).some(v => v.includes(\'"kind":"bar"\'))',
         timeout=UI_TIMEOUT_MS,
@@ -351,6 +385,7 @@ def test_charts_fit_label_null_and_survive_a_reload(
     page.reload()
     expect(page.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
     page.get_by_role("tab", name="Charts").click()
+    page.get_by_role("button", name="Run this tab's query to draw 1 chart").click()
     chart = page.get_by_test_id("chart").first
     expect(chart.locator("svg rect").first).to_be_attached(timeout=UI_TIMEOUT_MS)
     expect(chart.locator("svg text", has_text="NULL")).to_have_count(1, timeout=UI_TIMEOUT_MS)

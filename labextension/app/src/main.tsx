@@ -8,13 +8,15 @@ import {
   requestPanelState,
   type Theme,
 } from './bridge';
-import {connectionFor, takeToken, type Connection} from './connection';
+import {connectionFor, takeToken, tokenFromHash, type Connection} from './connection';
 import {App} from './components/App';
 import {
   debounced,
   layered,
+  isReadOnlyConfig,
   localStore,
   panelStore,
+  seedOnly,
   uiStateStore,
   uiStateTableOf,
   type Store,
@@ -28,10 +30,10 @@ import './index.css';
 const PANEL_STATE_TIMEOUT_MS = 3000;
 const SAVE_DEBOUNCE_MS = 400;
 
-async function uiStateTable(): Promise<string | null> {
+async function appConfig(): Promise<unknown> {
   try {
     const answer = await fetch('config.json', {cache: 'no-store'});
-    return answer.ok ? uiStateTableOf(await answer.json()) : null;
+    return answer.ok ? await answer.json() : null;
   } catch {
     return null;
   }
@@ -49,7 +51,10 @@ async function workspaceStore(connection: Connection, queries: ProgressQueryClie
       ),
     );
   } else if (!panel && connection.mode === 'standalone') {
-    const table = await uiStateTable();
+    const config = await appConfig();
+    const table = uiStateTableOf(config);
+    if (table && isReadOnlyConfig(config))
+      return layered([local, seedOnly(uiStateStore(queries, table))]);
     if (table) stores.push(uiStateStore(queries, table));
   }
   return layered([...stores, local]);
@@ -98,6 +103,15 @@ async function start(): Promise<void> {
   const initial = parseWorkspace(await saved.load());
   const saver = debounced((text) => void saved.save(text), SAVE_DEBOUNCE_MS);
   window.addEventListener('pagehide', () => saver.flush());
+  if (connection.mode === 'standalone') {
+    // A token given later (the prompt, or a pasted `#token=` link) connects without a manual
+    // reload: the reload takes it from the fragment as on first load.
+    window.addEventListener('hashchange', () => {
+      if (!tokenFromHash(window.location.hash)) return;
+      saver.flush();
+      window.location.reload();
+    });
+  }
   const store = createAppStore({
     connection,
     queries,

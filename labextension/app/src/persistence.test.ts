@@ -7,6 +7,7 @@ import {
   loadStateSql,
   panelStore,
   saveStateSql,
+  seedOnly,
   type Store,
   uiStateTableOf,
 } from './persistence';
@@ -25,6 +26,19 @@ function memoryStore(initial: string | null = null, {failSave = false} = {}) {
   };
   return store;
 }
+
+describe('a read-only server: the browser first, the saved state as a seed', () => {
+  it("keeps the browser's copy over the owner's and never writes the seed", async () => {
+    const owner = memoryStore('owner');
+    const local = memoryStore(null);
+    const store = layered([local, seedOnly(owner)]);
+    expect(await store.load()).toBe('owner');
+    await store.save('reader');
+    expect(await store.load()).toBe('reader');
+    expect(owner.saves).toBe(0);
+    expect(owner.text).toBe('owner');
+  });
+});
 
 describe('ui_state SQL', () => {
   it('reads and upserts one key, with quotes escaped', () => {

@@ -4,8 +4,10 @@
  * - in JupyterLab, in the notebook's metadata: the panel hands the saved state over on load and
  *   writes each change (`notebook.model.setMetadata('sqlrooms', …)`);
  * - standalone, in the server's `ui_state` meta table (its name from `config.json`);
- * - always also in localStorage, the fallback when neither answers (a read-only server, a panel
- *   with no notebook on the kernel).
+ * - on a read-only server, in this browser's localStorage first: each reader keeps their own
+ *   tabs, seeded from the database's `ui_state` only while the browser has none;
+ * - always also in localStorage, the fallback when neither answers (a panel with no notebook
+ *   on the kernel).
  */
 import {serializeWorkspace, type Workspace} from './workspace';
 
@@ -37,6 +39,11 @@ export function isTableName(name: unknown): name is string {
 export function uiStateTableOf(config: unknown): string | null {
   const table = (config as {uiStateTable?: unknown} | null)?.uiStateTable;
   return isTableName(table) ? table : null;
+}
+
+/** Whether `config.json` says the server is read-only (its readers keep their own state). */
+export function isReadOnlyConfig(config: unknown): boolean {
+  return (config as {readOnly?: unknown} | null)?.readOnly === true;
 }
 
 export type Store = {
@@ -82,6 +89,11 @@ export function uiStateStore(runner: Runner, table: string): Store {
       await runner.query(saveStateSql(table, text));
     },
   };
+}
+
+/** `store`'s saved state to start from, never written (the owner's state on a read-only server). */
+export function seedOnly(store: Store): Store {
+  return {load: () => store.load(), save: async () => undefined};
 }
 
 /**

@@ -58,10 +58,26 @@ describe('save and restore', () => {
   it('round-trips tabs, charts, selection and history', () => {
     let ws = addTab(defaultWorkspace(), 'from trips');
     ws = updateTab(ws, ws.selectedTabId, {
-      charts: [{id: 'c1', kind: 'histogram', x: 'fare', color: 'vendor', sql: 'from trips'}],
+      charts: [{id: 'c1', kind: 'histogram', x: 'fare', color: 'vendor'}],
     });
     ws = recordRun(ws, {sql: 'from trips', at: 5, ms: 12.5, error: null});
     expect(parseWorkspace(serializeWorkspace(ws))).toEqual(ws);
+  });
+
+  it('drops the SQL a saved chart carries: charts draw only from what the tab ran', () => {
+    const hostile = "SELECT 1 AS a); COPY (SELECT 1) TO '/tmp/x'; SELECT * FROM (SELECT 1 AS a";
+    const ws = parseWorkspace(
+      JSON.stringify({
+        version: 1,
+        selectedTabId: 't',
+        history: [],
+        tabs: [
+          {id: 't', title: 'T', sql: 's', charts: [{id: 'c', kind: 'bar', x: 'a', sql: hostile}]},
+        ],
+      }),
+    );
+    expect(ws.tabs[0].charts).toEqual([{id: 'c', kind: 'bar', x: 'a'}]);
+    expect(JSON.stringify(ws)).not.toContain('COPY');
   });
 
   it('falls back to a fresh workspace on junk', () => {

@@ -13,8 +13,6 @@ export type ChartConfig = {
   x: string;
   y?: string;
   color?: string;
-  /** The query it charts, so it draws again after a reload without a re-run. */
-  sql?: string;
 };
 
 export type QueryTab = {id: string; title: string; sql: string; charts: ChartConfig[]};
@@ -95,7 +93,8 @@ function parseChart(value: unknown): ChartConfig | null {
     x: c.x,
     ...(isString(c.y) ? {y: c.y} : {}),
     ...(isString(c.color) ? {color: c.color} : {}),
-    ...(isString(c.sql) ? {sql: c.sql} : {}),
+    // A saved `sql` is dropped: a chart draws only from what its tab ran (a hostile saved
+    // state would otherwise run hidden SQL when the Charts tab opens).
   };
 }
 

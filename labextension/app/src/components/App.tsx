@@ -17,7 +17,7 @@ import {useCollaboration} from '../collab';
 import {CATALOG_CHANNEL, useChannelWatcher, useTableWatcher} from '../live';
 import type {ErrorMark} from '../errorMark';
 import {makeRun, rerun, runOf, runOfPicked, type Run} from '../runs';
-import {freshName, notebookCell, statementsOf, type Statement} from '../statements';
+import {freshName, isPageable, notebookCell, statementsOf, type Statement} from '../statements';
 import type {ConnectionStatus} from '../store';
 import {addTab, closeTab, newId, recordRun, selectedTab, selectTab, updateTab} from '../workspace';
 import {Charts} from './Charts';
@@ -28,6 +28,7 @@ import {ErrorMarkContext} from './RunStatus';
 import {RunView} from './RunView';
 import {SchemaPanel} from './SchemaPanel';
 import {TabBar} from './TabBar';
+import {TokenPrompt} from './TokenPrompt';
 
 const CATALOG_CHANNEL_LIST = [CATALOG_CHANNEL];
 
@@ -66,6 +67,11 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
       )}
     </header>
   );
+}
+
+/** The token prompt: a standalone app that opened without a token and cannot connect. */
+function needsToken(connection: AppContextValue['connection'], status: ConnectionStatus): boolean {
+  return connection.mode === 'standalone' && !connection.hasToken && status === 'disconnected';
 }
 
 const CELL_COUNTER_KEY = 'sqlrooms-app:cell-counter';
@@ -112,6 +118,13 @@ function Workbench() {
 
   /** Run all: every statement of the tab, one by one; the last one's result is shown. */
   const runAll = () => startRun(tab.id, runOf(tab.sql, statementsOf(tab.sql)), tab.sql.trim());
+
+  /** The Charts panel's button after a reload: the tab's visible SQL, when it is one query. */
+  const tabStatements = statementsOf(tab.sql);
+  const runTab =
+    tabStatements.length === 1 && isPageable(tabStatements[0].sql)
+      ? () => startRun(tab.id, runOf(tab.sql, tabStatements), tabStatements[0].sql)
+      : undefined;
 
   const markError = useCallback(
     (m: ErrorMark | null) => setMark(m ? {tabId: tab.id, mark: m} : null),
@@ -237,6 +250,7 @@ function Workbench() {
                     <Charts
                       run={run}
                       charts={tab.charts}
+                      onRunTab={runTab}
                       onChange={(charts) => update((w) => updateTab(w, tab.id, {charts}))}
                     />
                   </ErrorBoundary>
@@ -266,6 +280,7 @@ export function App({value, status, theme, onToggleTheme}: Props) {
         <TooltipProvider>
           <div className="bg-background text-foreground flex h-screen flex-col">
             <Header status={status} theme={theme} onToggleTheme={onToggleTheme} />
+            {needsToken(value.connection, status) && <TokenPrompt />}
             <ErrorBoundary label="The workbench">
               <Workbench />
             </ErrorBoundary>

@@ -14,7 +14,13 @@ import {type Channel, chartPlan, needsY, shortNumber, yIsMeasure} from '../chart
 import type {Run} from '../runs';
 import {CHART_KINDS, type ChartConfig, type ChartKind, newId} from '../workspace';
 
-type Props = {run: Run | undefined; charts: ChartConfig[]; onChange: (c: ChartConfig[]) => void};
+type Props = {
+  run: Run | undefined;
+  charts: ChartConfig[];
+  onChange: (c: ChartConfig[]) => void;
+  /** Runs the tab's visible SQL as Ctrl+Enter would; absent when it is not one query. */
+  onRunTab?: () => void;
+};
 
 type Columns = {names: string[]; text: Set<string>};
 
@@ -185,9 +191,9 @@ function Picker(props: {
   );
 }
 
-export function Charts({run, charts, onChange}: Props) {
-  // After a reload there is no run yet: the charts draw from the query they were made of.
-  const sql = run?.pageable ? run.sql : (charts.find((c) => c.sql)?.sql ?? null);
+export function Charts({run, charts, onChange, onRunTab}: Props) {
+  // Charts draw only from a query the user ran in this tab: saved state never runs SQL.
+  const sql = run?.pageable ? run.sql : null;
   const columns = useColumns(sql, run?.version);
   const brush = useMemo(() => Selection.crossfilter(), [sql, run?.version]);
   const [kind, setKind] = useState<ChartKind>('histogram');
@@ -195,12 +201,26 @@ export function Charts({run, charts, onChange}: Props) {
   const [y, setY] = useState('');
   const [color, setColor] = useState('');
   if (!sql) {
-    return <div className="text-muted-foreground p-4 text-xs">Run a query to chart it.</div>;
+    if (charts.length === 0 || run) {
+      return <div className="text-muted-foreground p-4 text-xs">Run a query to chart it.</div>;
+    }
+    const n = `${charts.length} chart${charts.length === 1 ? '' : 's'}`;
+    return (
+      <div className="text-muted-foreground flex flex-col items-start gap-2 p-4 text-xs">
+        {onRunTab ? (
+          <Button size="xs" onClick={onRunTab}>
+            Run this tab&apos;s query to draw {n}
+          </Button>
+        ) : (
+          <span>Run this tab&apos;s query (Ctrl/Cmd+Enter) to draw {n}.</span>
+        )}
+      </div>
+    );
   }
   const names = columns.names;
   const xValue = names.includes(x) ? x : (names[0] ?? '');
   const add = () => {
-    const config: ChartConfig = {id: newId('chart'), kind, x: xValue, sql};
+    const config: ChartConfig = {id: newId('chart'), kind, x: xValue};
     if (y || needsY(kind)) config.y = y || names[1] || xValue;
     if (color) config.color = color;
     onChange([...charts, config]);
@@ -243,12 +263,7 @@ export function Charts({run, charts, onChange}: Props) {
               ✕
             </Button>
           </figcaption>
-          <ChartView
-            sql={run?.pageable ? run.sql : (c.sql ?? sql)}
-            config={c}
-            brush={brush}
-            text={columns.text}
-          />
+          <ChartView sql={sql} config={c} brush={brush} text={columns.text} />
         </figure>
       ))}
     </div>

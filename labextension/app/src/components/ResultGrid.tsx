@@ -13,6 +13,8 @@ import {
   ChevronUpIcon,
 } from 'lucide-react';
 import {useEffect, useMemo, useRef, useState} from 'react';
+import {visibleName} from '../names';
+import {Name} from './Name';
 import {
   type CellRange,
   columnWidthCh,
@@ -249,7 +251,7 @@ export function ResultGrid({
                     key={c.name}
                     scope="col"
                     aria-sort={sorted ? (sorted.desc ? 'descending' : 'ascending') : undefined}
-                    title={`${c.name} ${c.type.toLowerCase()}${onSortingChange ? ' · click to sort' : ''}`}
+                    title={`${visibleName(c.name)} ${c.type.toLowerCase()}${onSortingChange ? ' · click to sort' : ''}`}
                     className={cn(
                       'bg-background hover:bg-muted sticky top-0 z-10 border-r border-b px-2 py-1 text-left font-medium',
                       onSortingChange && 'cursor-pointer',
@@ -260,7 +262,9 @@ export function ResultGrid({
                     }
                   >
                     <span className="flex items-center gap-1 overflow-hidden">
-                      <span className="truncate">{c.name}</span>
+                      <span className="truncate">
+                        <Name name={c.name} />
+                      </span>
                       {sorted &&
                         (sorted.desc ? (
                           <ChevronDownIcon className="h-3 w-3 shrink-0" />

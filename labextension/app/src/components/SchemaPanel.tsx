@@ -1,6 +1,7 @@
 import type {DbSchemaNode, TableNodeObject} from '@sqlrooms/duckdb';
 import {defaultRenderTableSchemaNode, TableSchemaTree} from '@sqlrooms/schema-tree';
 import {useAppState} from '../appContext';
+import {visibleName} from '../names';
 
 function quoted(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -16,7 +17,12 @@ export function previewSql(table: TableNodeObject): string {
 export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string) => void}) {
   const schemaTrees = useAppState((s) => s.db.schemaTrees);
   const renderNode = (node: DbSchemaNode) => {
-    const rendered = defaultRenderTableSchemaNode(node);
+    // Names as shown: invisible / bidi characters escaped (a look-alike table stands out).
+    const shown =
+      node.object.type === 'table' || node.object.type === 'column'
+        ? ({...node, object: {...node.object, name: visibleName(node.object.name)}} as DbSchemaNode)
+        : node;
+    const rendered = defaultRenderTableSchemaNode(shown);
     if (node.object.type !== 'table') return rendered;
     const table = node.object as TableNodeObject;
     return (
@@ -24,7 +30,7 @@ export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string
         className="min-w-0 flex-1"
         data-testid="schema-table"
         data-table={table.table.table}
-        title={`Preview ${table.table.table}`}
+        title={`Preview ${visibleName(table.table.table)}`}
         onClick={() => onPreview(previewSql(table), table.table.table)}
       >
         {rendered}

@@ -1,4 +1,6 @@
 import {Button} from '@sqlrooms/ui';
+import {visibleName} from '../names';
+import {Name} from './Name';
 import type {QueryTab} from '../workspace';
 
 type Props = {
@@ -24,11 +26,11 @@ export function TabBar({tabs, selectedId, onSelect, onClose, onAdd}: Props) {
             className="px-2 py-1"
             onClick={() => onSelect(t.id)}
           >
-            {t.title}
+            <Name name={t.title} />
           </button>
           <button
             type="button"
-            aria-label={`Close ${t.title}`}
+            aria-label={`Close ${visibleName(t.title)}`}
             className="text-muted-foreground hover:text-foreground px-1"
             onClick={() => onClose(t.id)}
           >
