@@ -58,7 +58,7 @@ def test_config_names_a_ui_state_table_the_app_can_write(
     start_server: Callable[..., ServerProcess], flags: tuple[str, ...], table: str
 ) -> None:
     server = start_server(*flags)
-    assert app_config(server) == {"uiStateTable": table}
+    assert app_config(server) == {"uiStateTable": table, "readOnly": False}
     # The statements the app sends (persistence.ts), over the protocol.
     with Client(server.url) as client:
         saved = client.query(
