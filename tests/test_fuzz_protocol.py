@@ -87,7 +87,7 @@ json_value = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
     max_leaves=6,
 )
-channel = st.sampled_from(["a", "b", "table:x", "é"])
+channel = st.sampled_from(["a", "b", "table:x", "catalog", "é"])
 bad_channel = st.one_of(st.none(), st.just(""), st.integers(), st.lists(st.text(), max_size=2))
 # Objects the server must refuse: no usable type, or a type nobody speaks. No queryId: the
 # model expects one error without one.
@@ -214,8 +214,11 @@ class Model:
         self.client.send({"type": "unsubscribe", "channel": name})
 
     def _notify(self, name: str, payload: Any) -> None:
-        self.expected["notify", name] += 1  # once to the sender, subscribed or not
-        self.expected["notifyAck", name] += 1
+        if name == "catalog" or name.startswith("table:"):  # the server's own: refused
+            self.expected[("error",)] += 1
+        else:
+            self.expected["notify", name] += 1  # once to the sender, subscribed or not
+            self.expected["notifyAck", name] += 1
         self.client.send({"type": "notify", "channel": name, "payload": payload})
 
     def _bad_channel(self, kind: str, value: Any) -> None:
