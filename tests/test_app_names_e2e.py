@@ -12,21 +12,14 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from sqlrooms_jupyter import webapp
-
-from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason
+from .app_browser import APP_BROWSER_MARKS
+from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS
 from .support import ServerProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-_missing = chromium_missing_reason() or (
-    None if webapp.is_built() else "the app is not built (pip install -e .)"
-)
-pytestmark = [
-    pytest.mark.skipif(_missing is not None, reason=_missing or ""),
-    pytest.mark.timeout(180),
-]
+pytestmark = APP_BROWSER_MARKS
 
 UI_MS = 60_000
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
