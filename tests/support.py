@@ -107,6 +107,15 @@ class ServerProcess:
         return self.proc.returncode
 
 
+def rss(server: ServerProcess) -> int:
+    """The server process's resident memory, in bytes."""
+    with open(f"/proc/{server.proc.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
 class Client:
     """A blocking WebSocket client that speaks the SQLRooms protocol."""
 

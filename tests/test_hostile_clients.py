@@ -21,7 +21,7 @@ import pytest
 from sqlrooms_jupyter import handlers
 
 from .rawws import RawSocket
-from .support import Client, ServerProcess, http_get
+from .support import Client, ServerProcess, http_get, rss
 from .test_query_timeout import FifoFeeder, answers, fifo_read
 from .unit.polling import wait_until
 
@@ -108,14 +108,6 @@ def test_clients_may_not_publish_on_the_servers_channels(
 
 
 # -- 09: compressed uploads ---------------------------------------------------------------
-
-
-def rss(server: ServerProcess) -> int:
-    with open(f"/proc/{server.proc.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def compressed_upload(rows: int, table: str, query_id: str) -> bytes:

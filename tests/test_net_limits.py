@@ -12,20 +12,12 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from .rawws import RawSocket, client_frame
-from .support import ServerProcess
+from .support import ServerProcess, rss
 from .unit.polling import wait_until
 
 TOKEN = "s3cret-token"
 MB = 1 << 20
 TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
-
-
-def rss(server: ServerProcess) -> int:
-    with open(f"/proc/{server.proc.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def push(sock: RawSocket, total: int) -> None:
