@@ -191,6 +191,7 @@ def test_the_editor_speaks_duckdb(browser: Browser, server: ServerProcess) -> No
     page.keyboard.press("Control+a")
     page.keyboard.press("Delete")
     page.keyboard.type("select 'x' as city")
+    page.keyboard.press("Escape")  # a completion popup left open covers what is clicked next
     colours = page.evaluate(
         """() => {
           const colour = (text) => {
