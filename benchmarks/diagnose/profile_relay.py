@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Profile the Jupyter server while it relays: py-spy on its process, relayed workloads.
 
-    python benchmarks/profile_relay.py [--workload arrow10m|select1] [--native] [--count 5]
+    python benchmarks/diagnose/profile_relay.py [--workload arrow10m|select1] [--native] [--count 5]
+    python benchmarks/diagnose/profile_relay.py --smoke   # tiny; without py-spy, unsampled
 
 Starts a Jupyter server and kernel as `jupyter_door.py` does for run.py, samples the
 Jupyter server (the relay runs on its event loop) while the workload runs through
@@ -19,22 +20,22 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 
-import profile_ours  # noqa: E402
-import run  # noqa: E402
-import workloads as W  # noqa: E402
-from jupyter_door import JupyterDoor  # noqa: E402
+from benchmarks import workloads as W
+from benchmarks.diagnose import profile_ours
+from benchmarks.jupyter_door import JupyterDoor
+from benchmarks.peers import PYTHON, SMOKE_ROWS, VENVS, WORK, ensure_db
+from benchmarks.procs import free_port
 
 
-async def _workload(name: str, port: int, count: int) -> None:
+async def _workload(name: str, port: int, count: int, select1: int = 2000) -> None:
     meter = W.Meter(lambda: 0.0)
     for _ in range(count):
         if name == "arrow10m":
             await W.arrow10m(port, meter)
         else:
-            await W.select1(port, meter, 2000)
+            await W.select1(port, meter, select1)
 
 
 def main() -> int:
@@ -43,31 +44,44 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=5)
     parser.add_argument("--rate", type=int, default=250)
     parser.add_argument("--native", action="store_true")
+    parser.add_argument(
+        "--smoke", action="store_true", help="20 select 1 relayed, this interpreter, tiny data"
+    )
     args = parser.parse_args()
-    spy = shutil.which("py-spy", path=str(run.VENVS["ours"] / "bin"))
-    if spy is None:
+    spy = shutil.which("py-spy", path=str(VENVS["ours"] / "bin"))
+    if spy is None and not args.smoke:
         print("py-spy not found in .venv-ours (benchmarks/setup.sh)", file=sys.stderr)
         return 1
-    run.WORK.mkdir(exist_ok=True)
-    db = run.WORK / "ours.duckdb"
-    run.ensure_db(run.PYTHON["ours"], db)
-    door = JupyterDoor(
-        run.PYTHON["ours"], run.WORK, db, run.WORK / "profile-relay.log", run.free_port()
-    )
+    work, python, rows, select1 = WORK, PYTHON["ours"], 10_000_000, 2000
+    if args.smoke:
+        work, python, rows, select1 = WORK / "smoke", sys.executable, SMOKE_ROWS, 20
+        args.workload, args.count = "select1", 1
+        spy = shutil.which("py-spy", path=str(VENVS["ours"] / "bin")) or shutil.which("py-spy")
+        if spy is None:
+            print("smoke: py-spy not found, so the workload runs unsampled")
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "ours.duckdb"
+    ensure_db(python, db, rows)
+    door = JupyterDoor(python, work, db, work / "profile-relay.log", free_port())
     door.start()
     try:
         W.CLIENT_OPTIONS.update({"path": door.relay_path})
         tag = args.workload + ("-native" if args.native else "")
-        out = run.WORK / f"profile-relay-{tag}.txt"
-        argv = [spy, "record", "--pid", str(door.pid), "--rate", str(args.rate)]
-        argv += ["--format", "raw", "--threads", "-o", str(out)]
-        argv += ["--native"] if args.native else []
-        prof = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(1.0)
-        asyncio.run(_workload(args.workload, door.port, args.count))
-        prof.send_signal(signal.SIGINT)
-        prof.wait(60)
-        print("\n".join(profile_ours.summarise(out, top=20)))
+        out = work / f"profile-relay-{tag}.txt"
+        prof = None
+        if spy is not None:
+            argv = [spy, "record", "--pid", str(door.pid), "--rate", str(args.rate)]
+            argv += ["--format", "raw", "--threads", "-o", str(out)]
+            argv += ["--native"] if args.native else []
+            prof = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1.0)
+        t0 = time.perf_counter()
+        asyncio.run(_workload(args.workload, door.port, args.count, select1))
+        print(f"relayed {args.workload} x {args.count}: {time.perf_counter() - t0:.1f} s")
+        if prof is not None:
+            prof.send_signal(signal.SIGINT)
+            prof.wait(60)
+            print("\n".join(profile_ours.summarise(out, top=20)))
     finally:
         door.stop()
     return 0
