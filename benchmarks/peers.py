@@ -20,7 +20,9 @@ from benchmarks.wsclient import WsClient
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-WORK = HERE / ".work"
+# Data files, logs, raw results; the smoke test gives each script its own.
+WORK = Path(os.environ.get("SQLROOMS_BENCH_WORK") or HERE / ".work")
+SMOKE_WORK = WORK / "smoke"
 SERVERS = HERE / "servers"
 VENVS = {name: HERE / f".venv-{name}" for name in ("ours", "published", "mosaic")}
 PYTHON = {name: str(venv / "bin" / "python") for name, venv in VENVS.items()}

@@ -78,7 +78,13 @@ def run_specs(
 
 
 def run_jupyter(
-    size: Sizes, keys: list[str], rounds: int, db: Path, results: Results, python: str = ""
+    size: Sizes,
+    keys: list[str],
+    rounds: int,
+    db: Path,
+    results: Results,
+    python: str = "",
+    work: Path = WORK,
 ) -> None:
     """One Jupyter server + kernel per round; each workload direct and relayed, rotated.
     `python`: the Jupyter server's interpreter ("" = .venv-ours)."""
@@ -90,7 +96,7 @@ def run_jupyter(
     for rnd in range(rounds):
         print(f"== through Jupyter, round {rnd + 1}", flush=True)
         door = JupyterDoor(
-            python or PYTHON["ours"], WORK, db, WORK / f"jupyter-{stamp}.log", free_port()
+            python or PYTHON["ours"], work, db, work / f"jupyter-{stamp}.log", free_port()
         )
         try:
             door.start()

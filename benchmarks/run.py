@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/run.py`
 
 from benchmarks import peers, report, rounds, specs
-from benchmarks.peers import PEERS, PYTHON, WORK, Target
+from benchmarks.peers import PEERS, PYTHON, SMOKE_WORK, WORK, Target
 from benchmarks.procs import loadavg
 
 
@@ -50,7 +50,7 @@ def main() -> int:
     size = specs.SMOKE if args.smoke else specs.QUICK if args.quick else specs.FULL
     # --smoke: ours, its floors and the Jupyter server on this interpreter, no peers.
     python = sys.executable if args.smoke else ""
-    work = WORK / "smoke" if args.smoke else WORK
+    work = SMOKE_WORK if args.smoke else WORK
     work.mkdir(parents=True, exist_ok=True)
     if args.smoke:
         running: tuple[str, ...] = ()
@@ -87,7 +87,7 @@ def main() -> int:
             target.stop()
         jupyter_keys = [k for k in specs.JUPYTER_KEYS if wanted is None or k in wanted]
         if jupyter_keys:
-            rounds.run_jupyter(size, jupyter_keys, rounds_n, dbs["ours"], results, python)
+            rounds.run_jupyter(size, jupyter_keys, rounds_n, dbs["ours"], results, python, work)
         if not args.no_verify and not args.only:
             rounds.verify(targets, results, [*running, "ours"], size.rows)
     finally:  # --smoke keeps its servers between runs

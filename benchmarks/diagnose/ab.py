@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 
 from benchmarks import workloads as W
-from benchmarks.peers import REPO, SMOKE_ROWS, WORK, Target, ensure_db
+from benchmarks.peers import REPO, SMOKE_ROWS, SMOKE_WORK, WORK, Target, ensure_db
 
 # Workload -> (measurement, its key in the workload's result, higher is better).
 WORKLOADS: dict[str, tuple[Callable[[int, W.Meter], Any], str, bool]] = {
@@ -84,7 +84,7 @@ def main() -> int:
     db = WORK / "ours.duckdb"
     if args.smoke:
         args.base, args.workload, args.rounds, python = "HEAD", "select1", 1, sys.executable
-        db = WORK / "smoke" / "ours.duckdb"
+        db = SMOKE_WORK / "ours.duckdb"
         db.parent.mkdir(parents=True, exist_ok=True)
         ensure_db(python, db, SMOKE_ROWS)
     elif not args.base or not args.workload:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 
 from benchmarks import workloads as W
 from benchmarks.internals import EXECUTOR_FILE
-from benchmarks.peers import PYTHON, SMOKE_ROWS, VENVS, WORK, Target, ensure_db
+from benchmarks.peers import PYTHON, SMOKE_ROWS, SMOKE_WORK, VENVS, WORK, Target, ensure_db
 
 _LINE = re.compile(r":\d+\)$")
 # Samples of threads that wait rather than work: py-spy's own idle detection does
@@ -184,7 +184,7 @@ def main() -> int:
     work, python, rows = WORK, PYTHON[args.target], 10_000_000
     if args.smoke:
         args.scenarios, args.target = "select1", "ours"
-        work, python, rows = WORK / "smoke", sys.executable, SMOKE_ROWS
+        work, python, rows = SMOKE_WORK, sys.executable, SMOKE_ROWS
         if spy is None:
             print("smoke: py-spy not found, so the workload runs unsampled")
     work.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 from benchmarks import workloads as W
 from benchmarks.diagnose import profile_ours
 from benchmarks.jupyter_door import JupyterDoor
-from benchmarks.peers import PYTHON, SMOKE_ROWS, VENVS, WORK, ensure_db
+from benchmarks.peers import PYTHON, SMOKE_ROWS, SMOKE_WORK, VENVS, WORK, ensure_db
 from benchmarks.procs import free_port
 
 
@@ -54,7 +54,7 @@ def main() -> int:
         return 1
     work, python, rows, select1 = WORK, PYTHON["ours"], 10_000_000, 2000
     if args.smoke:
-        work, python, rows, select1 = WORK / "smoke", sys.executable, SMOKE_ROWS, 20
+        work, python, rows, select1 = SMOKE_WORK, sys.executable, SMOKE_ROWS, 20
         args.workload, args.count = "select1", 1
         spy = shutil.which("py-spy", path=str(VENVS["ours"] / "bin")) or shutil.which("py-spy")
         if spy is None:
