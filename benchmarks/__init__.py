@@ -4,6 +4,7 @@ The package: `run` (the entry: the full comparison), `specs` (which workloads, a
 size), `rounds` (the interleaved rounds), `peers` (how each server is started and
 stopped, their venvs and data files), `procs` (ports, CPU and RSS of processes),
 `workloads` and `wsclient` (the client side), `report` (tables, ratios, RESULTS.md),
+`goals` (the report's rows and their goals),
 `jupyter_door`; `servers/` (the processes the run starts: floors, echo, Mosaic, the data
 builder), `stress/` (fuzzing and soak), `diagnose/` (profiles, stages, A/B, wake-ups);
 `app`, `export` and `cluster` measure one thing each. `internals` is the one place that
