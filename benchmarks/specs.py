@@ -25,11 +25,12 @@ class Sizes:
     clients: int  # many_clients
     busy_s: float  # busy_kernel: how long the cell runs
     rows: int  # rows of the data file's `big` table
+    json_repeats: int = 3  # json200k: measured requests (and the floor's per method)
 
 
 FULL = Sizes(1000, 4.0, 3.0, 30, 10.0, 3, 500, 6.0, BIG_ROWS)
 QUICK = Sizes(300, 2.0, 2.0, 10, 5.0, 2, 500, 3.0, BIG_ROWS)
-SMOKE = Sizes(20, 0.3, 0.3, 2, 1.0, 1, 20, 1.0, SMOKE_ROWS)
+SMOKE = Sizes(20, 0.3, 0.3, 2, 1.0, 1, 20, 1.0, SMOKE_ROWS, json_repeats=1)
 
 
 @dataclass
@@ -74,8 +75,8 @@ def build_specs(size: Sizes, ours_db: Path, python: str = "") -> list[Spec]:
         Spec(
             "json200k",
             "200k rows as JSON",
-            lambda t, m, r: W.json200k(t.port, m, repeats=3),
-            lambda r: floor("json200k", ours_db, python, count=3),
+            lambda t, m, r: W.json200k(t.port, m, repeats=size.json_repeats),
+            lambda r: floor("json200k", ours_db, python, count=size.json_repeats),
         ),
         Spec(
             "dashboard",
