@@ -1,6 +1,6 @@
 """Soak a real server with many mixed clients: lost or duplicated replies, latency, RSS.
 
-    python benchmarks/soak.py --clients 200 --minutes 10
+    python benchmarks/stress/soak.py --clients 200 --minutes 10
 
 Each client loops over random operations on its socket: a small query whose answer carries its
 own value, a big Arrow result (300k rows), a slow query cancelled mid-way, subscribe + notify,
@@ -28,8 +28,10 @@ from loro import ExportMode, LoroDoc
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import free_port, proc_status
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
+
+from benchmarks.peers import WORK
+from benchmarks.procs import free_port, proc_status
 
 TERMINAL = {"arrow", "json", "ok", "error", "uploadAck"}
 
@@ -196,7 +198,7 @@ async def client(n: int, url: str, totals: Totals, start: float, end: float) -> 
 
 async def main_async(args: argparse.Namespace) -> int:
     port = free_port()
-    work = Path(__file__).resolve().parent / ".work"
+    work = WORK
     work.mkdir(exist_ok=True)
     log = open(work / f"soak-{port}.log", "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "sqlrooms_jupyter", "--port", str(port), "--extensions", ""]
@@ -246,7 +248,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--sample-seconds", type=float, default=30)
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--smoke", action="store_true", help="3 s, 4 clients: that it runs")
+    args = parser.parse_args()
+    if args.smoke:
+        args.minutes, args.clients, args.sample_seconds = 0.05, 4, 1
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

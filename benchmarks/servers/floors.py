@@ -16,12 +16,16 @@ import statistics
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from workloads import AGG_QUERIES, BIG_SQL, JSON_SQL, WARM_SQL, dashboard_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
+
+from benchmarks.workloads import AGG_QUERIES, BIG_SQL, JSON_SQL, WARM_SQL, dashboard_step
 
 
 class CountingSink:

@@ -1,6 +1,6 @@
 """Raw-frame fuzzing of a real server: crashes, hangs and RSS over time.
 
-    python benchmarks/fuzz.py --minutes 10 [--clients 4] [--sync]
+    python benchmarks/stress/fuzz.py --minutes 10 [--clients 4] [--sync]
 
 Several clients send random and mutated frames (text, binary, fragmented, oversized, invalid
 UTF-8, truncated Arrow uploads; with --sync also CRDT joins and garbage updates) to one
@@ -26,8 +26,10 @@ from loro import ExportMode, LoroDoc
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import free_port, proc_status
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
+
+from benchmarks.peers import WORK
+from benchmarks.procs import free_port, proc_status
 
 TEMPLATES = [
     {"type": "arrow", "sql": "SELECT * FROM range(1000)", "queryId": "a"},
@@ -162,7 +164,7 @@ async def probe(url: str, stats: Stats, end: float) -> None:
 
 async def main_async(args: argparse.Namespace) -> int:
     port = free_port()
-    work = Path(__file__).resolve().parent / ".work"
+    work = WORK
     work.mkdir(exist_ok=True)
     log = open(work / f"fuzz-{port}.log", "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "sqlrooms_jupyter", "--port", str(port), "--extensions", ""]
@@ -209,7 +211,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-message-size", type=int, default=1 << 20)
     parser.add_argument("--sample-seconds", type=float, default=30)
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--smoke", action="store_true", help="3 s, 2 clients, --sync: that it runs")
+    args = parser.parse_args()
+    if args.smoke:
+        args.minutes, args.clients, args.sync, args.sample_seconds = 0.05, 2, True, 1
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 """Profile this project's server with py-spy while it runs benchmark workloads.
 
     pip install py-spy
-    python benchmarks/profile_ours.py [--scenarios select1,arrow10m,throughput,json200k]
+    python benchmarks/diagnose/profile_ours.py [--scenarios select1,arrow10m,throughput,json200k]
+    python benchmarks/diagnose/profile_ours.py --smoke  # tiny; without py-spy, unsampled
 
 Each scenario gets a fresh server; `py-spy record --native --threads` samples it
 while the workload runs. Raw collapsed stacks go to benchmarks/.work/profile-*.txt
@@ -25,11 +26,11 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 
-import run  # noqa: E402
-import workloads as W  # noqa: E402
+from benchmarks import workloads as W
+from benchmarks.internals import EXECUTOR_FILE
+from benchmarks.peers import PYTHON, SMOKE_ROWS, SMOKE_WORK, VENVS, WORK, Target, ensure_db
 
 _LINE = re.compile(r":\d+\)$")
 # Samples of threads that wait rather than work: py-spy's own idle detection does
@@ -38,7 +39,7 @@ _LINE = re.compile(r":\d+\)$")
 _IDLE_LEAVES = frozenset(
     {
         "_worker (concurrent/futures/thread.py)",
-        "_Pool._work (sqlrooms_jupyter/executor.py)",
+        f"_Pool._work ({EXECUTOR_FILE})",
         "EpollSelector.select (selectors.py)",
         "Condition.wait (threading.py)",
         "Event.wait (threading.py)",
@@ -77,10 +78,10 @@ async def _repeat(make: Callable[[], Awaitable[object]], times: int) -> None:
         await make()
 
 
-def scenario(name: str, port: int) -> object:
+def scenario(name: str, port: int, smoke: bool = False) -> object:
     meter = W.Meter(lambda: 0.0)
     if name == "select1":
-        return W.select1(port, meter, count=4000)
+        return W.select1(port, meter, count=20 if smoke else 4000)
     if name == "arrow10m":
         return _big_results(port, 4)
     if name == "throughput":
@@ -172,41 +173,58 @@ def main() -> int:
         "--gil", action="store_true", help="only sample the thread that holds the GIL"
     )
     parser.add_argument("--target", default="ours", choices=["ours", "mosaic", "published"])
+    parser.add_argument(
+        "--smoke", action="store_true", help="20 select 1 on ours, this interpreter, tiny data"
+    )
     args = parser.parse_args()
-    spy = shutil.which("py-spy", path=str(run.VENVS["ours"] / "bin")) or shutil.which("py-spy")
-    if spy is None:
+    spy = shutil.which("py-spy", path=str(VENVS["ours"] / "bin")) or shutil.which("py-spy")
+    if spy is None and not args.smoke:
         print("py-spy not found: pip install py-spy", file=sys.stderr)
         return 1
-    run.WORK.mkdir(exist_ok=True)
-    db = run.WORK / f"{args.target}.duckdb"
-    run.ensure_db(run.PYTHON[args.target], db)
+    work, python, rows = WORK, PYTHON[args.target], 10_000_000
+    if args.smoke:
+        args.scenarios, args.target = "select1", "ours"
+        work, python, rows = SMOKE_WORK, sys.executable, SMOKE_ROWS
+        if spy is None:
+            print("smoke: py-spy not found, so the workload runs unsampled")
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / f"{args.target}.duckdb"
+    ensure_db(python, db, rows)
     tag = args.target + ("-native" if args.native else "") + ("-gil" if args.gil else "")
     report = ["# py-spy profile of sqlrooms_jupyter", ""]
     for name in args.scenarios.split(","):
-        target = run.Target(args.target, db, run.WORK / f"profile-{name}.log")
+        target = Target(args.target, db, work / f"profile-{name}.log")
+        if args.smoke:
+            target.python = python
         target.start()
         W.CLIENT_OPTIONS.update(target.client_options)
         assert target.proc is not None
-        out = run.WORK / f"profile-{name}-{tag}.txt"
-        argv = [spy, "record", "--pid", str(target.proc.pid), "--rate", str(args.rate)]
-        argv += ["--format", "raw", "--threads", "-o", str(out)]
-        argv += ["--native"] if args.native else []
-        argv += ["--gil"] if args.gil else []
-        prof = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(1.0)  # let py-spy attach
+        out = work / f"profile-{name}-{tag}.txt"
+        prof = None
+        if spy is not None:
+            argv = [spy, "record", "--pid", str(target.proc.pid), "--rate", str(args.rate)]
+            argv += ["--format", "raw", "--threads", "-o", str(out)]
+            argv += ["--native"] if args.native else []
+            argv += ["--gil"] if args.gil else []
+            prof = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1.0)  # let py-spy attach
         t0 = time.perf_counter()
+        err = b""
         try:
-            asyncio.run(scenario(name, target.port))  # type: ignore[arg-type]
+            asyncio.run(scenario(name, target.port, args.smoke))  # type: ignore[arg-type]
         finally:
             elapsed = time.perf_counter() - t0
-            prof.send_signal(signal.SIGINT)
-            _, err = prof.communicate(timeout=60)
+            if prof is not None:
+                prof.send_signal(signal.SIGINT)
+                _, err = prof.communicate(timeout=60)
             target.stop()
         print(f"{name}: {elapsed:.1f} s; {err.decode().strip().splitlines()[-1:]}", flush=True)
+        if prof is None:
+            continue
         mode = "py-spy " + " ".join(f"--{f}" for f in ("native", "gil") if getattr(args, f))
         report += [f"## {name} ({mode}, {elapsed:.1f} s of workload)", "", *summarise(out)]
     text = "\n".join(report) + "\n"
-    (run.WORK / f"profile-summary-{tag}.md").write_text(text)
+    (work / f"profile-summary-{tag}.md").write_text(text)
     print(text)
     return 0
 

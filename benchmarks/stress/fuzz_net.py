@@ -1,7 +1,7 @@
 """Network attacks on a real server with a token: memory before auth, socket floods, readers
 that stop reading (issue 28 items 4, 5, 6). Loopback only, bounded in count and time.
 
-    python benchmarks/fuzz_net.py --minutes 2
+    python benchmarks/stress/fuzz_net.py --minutes 2
 
 Attackers, all at once against one `sqlrooms-server --auth-token T --max-connections 50`:
 - oversize: 3 tokenless sockets announce a 400 MB message (a binary frame, or text fragments)
@@ -31,8 +31,10 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import free_port, proc_status
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
+
+from benchmarks.peers import WORK
+from benchmarks.procs import free_port, proc_status
 
 TOKEN = "fuzz-net-token"
 MB = 1 << 20
@@ -201,7 +203,7 @@ async def probe(port: int, by_message: bool, stats: Stats, end: float) -> None:
 
 async def main_async(args: argparse.Namespace) -> int:
     port = free_port()
-    work = Path(__file__).resolve().parent / ".work"
+    work = WORK
     work.mkdir(exist_ok=True)
     log_path = work / f"fuzz-net-{port}.log"
     command = [sys.executable, "-m", "sqlrooms_jupyter", "--port", str(port), "--extensions", ""]
@@ -262,7 +264,11 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=2)
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--smoke", action="store_true", help="3 s: that it runs")
+    args = parser.parse_args()
+    if args.smoke:
+        args.minutes = 0.05
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Where a `select 1` round trip spends its time inside our server, stage by stage.
 
-    benchmarks/.venv-ours/bin/python benchmarks/select1_stages.py [--count 2000]
+    benchmarks/.venv-ours/bin/python benchmarks/diagnose/select1_stages.py [--count 2000] [--smoke]
 
 Runs the server in this process (on its own thread, as the kernel does) with
 timestamps patched around the stages of one query, and a client in another
@@ -16,12 +16,21 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from sqlrooms_jupyter import executor, handlers, session
-from sqlrooms_jupyter.background import ServerThread
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.server import ServerConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
+
+from benchmarks.internals import (
+    EngineConfig,
+    Executor,
+    QueryWebSocket,
+    ServerConfig,
+    ServerThread,
+    Session,
+)
+
+WARM_UP = 200
 
 CLIENT = """
 import json, sys, time
@@ -41,15 +50,18 @@ print("client round trip p50 %.1f us (websockets' sync client)" % (lat[len(lat) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="50 measured round trips")
     args = parser.parse_args()
+    if args.smoke:
+        args.count = WARM_UP + 50
     now = time.perf_counter
     current: dict[str, float] = {}
     records: list[dict[str, float]] = []
 
-    on_message = handlers.QueryWebSocket.on_message
-    run = executor.Executor._run
-    retry = executor.Executor._with_conflict_retry
-    finish = session.Session._finish
+    on_message = QueryWebSocket.on_message
+    run = Executor._run
+    retry = Executor._with_conflict_retry
+    finish = Session._finish
 
     def timed_on_message(self: Any, message: Any) -> None:
         t = now()
@@ -72,10 +84,10 @@ def main() -> int:
         current["sent"] = now()
         records.append(dict(current))
 
-    handlers.QueryWebSocket.on_message = timed_on_message  # type: ignore[method-assign]
-    executor.Executor._run = timed_run  # type: ignore[method-assign]
-    executor.Executor._with_conflict_retry = timed_retry  # type: ignore[method-assign]
-    session.Session._finish = timed_finish  # type: ignore[method-assign]
+    QueryWebSocket.on_message = timed_on_message  # type: ignore[method-assign]
+    Executor._run = timed_run  # type: ignore[method-assign]
+    Executor._with_conflict_retry = timed_retry  # type: ignore[method-assign]
+    Session._finish = timed_finish  # type: ignore[method-assign]
 
     thread = ServerThread(ServerConfig(port=0, engine=EngineConfig(extensions=())))
     server = thread.start()
@@ -89,7 +101,7 @@ def main() -> int:
         print(out.stdout.strip())
     finally:
         thread.stop()
-    measured = records[200:]
+    measured = records[WARM_UP:]
 
     def median_us(stage: Any) -> float:
         return statistics.median(stage(r) for r in measured) * 1e6

@@ -1,6 +1,6 @@
 """SQL-level attacks on a real `--read-only` server: escapes, leaks, parser blow-ups.
 
-    python benchmarks/fuzz_attacks.py --minutes 10 [--clients 4] [--seed 1]
+    python benchmarks/stress/fuzz_attacks.py --minutes 10 [--clients 4] [--seed 1]
 
 Clients send generated attacks (issue 28): writes wrapped in EXPLAIN [ANALYZE | (options)]
 and in CTEs, in random case, whitespace and comments, alone or inside multi-statement texts;
@@ -32,8 +32,10 @@ import duckdb
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import free_port, proc_status
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
+
+from benchmarks.peers import WORK
+from benchmarks.procs import free_port, proc_status
 
 EVERY_TYPE = [
     "select 1",
@@ -236,7 +238,7 @@ async def probe(url: str, stats: Stats, end: float) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    work = Path(__file__).resolve().parent / ".work"
+    work = WORK
     work.mkdir(exist_ok=True)
     port = free_port()
     db, meta = work / f"attacks-{port}.duckdb", work / f"attacks-{port}-meta.duckdb"
@@ -312,7 +314,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sample-seconds", type=float, default=15)
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--smoke", action="store_true", help="3 s, 2 clients: that it runs")
+    args = parser.parse_args()
+    if args.smoke:
+        args.minutes, args.clients, args.sample_seconds = 0.05, 2, 1
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
