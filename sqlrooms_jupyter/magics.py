@@ -218,7 +218,7 @@ class SqlroomsMagics(Magics):
         if expression in shell.user_ns:
             return shell.user_ns[expression]
         try:
-            return shell.ev(expression)
+            return shell.ev(expression)  # type: ignore[no-untyped-call]  # IPython untyped
         except Exception as exc:
             raise UsageError(f"cannot evaluate '{expression}': {exc}") from None
 
