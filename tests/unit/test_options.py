@@ -64,6 +64,12 @@ def test_the_mapping_uses_every_configured_option(option: options.Option) -> Non
     assert options.server_config({"auth_token": None, option.name: changed}) != before
 
 
+def test_the_command_lines_defaults_are_the_cores() -> None:
+    assert options.server_config({"auth_token": None}) == ServerConfig()
+    args = cli.build_parser().parse_args([])
+    assert cli.config_from_args(args, {}) == ServerConfig()
+
+
 def test_the_kernels_defaults_are_what_start_always_built() -> None:
     config = options.server_config(options.keywords({}) | {"auth_token": "t"})
     assert config == ServerConfig(
