@@ -20,6 +20,9 @@ import pyarrow as pa
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+TESTS = Path(__file__).resolve().parent  # tests/: the npm projects the JS tests run live here
+ROOT = TESTS.parent  # the checkout: README.md, docs/, notebooks/
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -18,8 +18,7 @@ from sqlrooms_jupyter.flow import (
     StreamSender,
     size_of,
 )
-
-from .polling import stays_blocked, wait_until
+from tests.polling import stays_blocked, wait_until
 
 
 def _reserve_in_thread(
