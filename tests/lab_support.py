@@ -11,12 +11,12 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .polling import wait_until
 from .support import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -113,16 +113,18 @@ class JupyterLab:
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter lab exited early:\n{self.log()}")
             try:
                 self.get_json("api/status")
-                return
             except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.25)
-        raise RuntimeError(f"jupyter lab did not answer within {timeout} s:\n{self.log()}")
+                return False
+            return True
+
+        wait_until(
+            answers, "jupyter lab to answer", timeout=timeout, interval=0.25, detail=self.log
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-8000:]

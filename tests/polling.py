@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 DEADLINE_SECONDS = 10.0
 
@@ -32,6 +34,30 @@ def wait_until(
                 f"timed out after {timeout} s waiting for {what or condition} {detail()}".rstrip()
             )
         time.sleep(interval)
+
+
+async def wait_until_async(
+    condition: Callable[[], object | Awaitable[object]],
+    what: str = "",
+    *,
+    timeout: float = DEADLINE_SECONDS,
+    interval: float = 0.01,
+    detail: Callable[[], object] = lambda: "",
+) -> None:
+    """`wait_until` inside an event loop: the loop keeps running between looks, and
+    `condition` may be a coroutine function (a request to the server under test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or condition} {detail()}".rstrip()
+            )
+        await asyncio.sleep(interval)
 
 
 def stays_blocked(thread: threading.Thread, window: float = 0.1) -> bool:

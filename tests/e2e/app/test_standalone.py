@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ import pytest
 
 from tests.app_browser import APP_BROWSER_MARKS
 from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
+from tests.polling import wait_until
 from tests.support import Client, ServerProcess
 
 if TYPE_CHECKING:
@@ -133,10 +133,12 @@ def test_tabs_are_restored_from_the_ui_state_table(page: Page, server: ServerPro
     page.get_by_role("button", name="New query tab").click()
     run_sql(page, "select 'kept in ui_state' as word")
     expect(page.get_by_role("tab", name="Query 2")).to_be_visible()
-    deadline = time.monotonic() + 30
-    while "kept in ui_state" not in saved_state(server):
-        assert time.monotonic() < deadline, "the workspace never reached ui_state"
-        time.sleep(0.3)
+    wait_until(
+        lambda: "kept in ui_state" in saved_state(server),
+        "the workspace to reach ui_state",
+        timeout=30,
+        interval=0.3,
+    )
     # Not from the browser's storage: only the server has it now.
     page.evaluate("localStorage.clear()")
     page.reload()

@@ -14,6 +14,7 @@ import pytest
 
 from sqlrooms_jupyter.kernel import GIL_SWITCH_INTERVAL
 from tests.kernel_support import RunningKernel, StartedServer
+from tests.polling import wait_until
 from tests.support import Client
 
 LONG_SQL = "select count(*) from range(100000) a, range(100000) b where a.range + b.range = 7"
@@ -39,7 +40,7 @@ def port_open(port: int) -> bool:
 
 
 def test_clients_query_shared_dataframes_while_a_cell_is_busy(
-    kernel: RunningKernel, started: StartedServer
+    kernel: RunningKernel, started: StartedServer, tmp_path: Path
 ) -> None:
     kernel.run(
         "import pandas as pd, polars as pl\n"
@@ -49,10 +50,12 @@ def test_clients_query_shared_dataframes_while_a_cell_is_busy(
         "%sqlrooms share cities --as places"
     ).check()
 
-    busy = threading.Thread(target=kernel.run, args=("import time; time.sleep(5)",))
+    running = tmp_path / "cell-running"
+    cell = f"import pathlib, time; pathlib.Path({str(running)!r}).touch(); time.sleep(5)"
+    busy = threading.Thread(target=kernel.run, args=(cell,))
     began = time.monotonic()
     busy.start()
-    time.sleep(0.5)  # the cell is running now
+    wait_until(running.exists, "the busy cell to start")
     with Client(started.client_url) as client:
         table = client.query("select id, km from trips order by id")
         rows = client.query("select * from places order by city", kind="json", query_id="j")
@@ -144,8 +147,7 @@ def test_status_queries_and_cancel_from_the_notebook(
     kernel: RunningKernel, started: StartedServer
 ) -> None:
     with Client(started.client_url) as client:
-        client.send({"type": "arrow", "sql": LONG_SQL, "queryId": "slow-1"})
-        time.sleep(0.5)
+        client.start_running({"type": "arrow", "sql": LONG_SQL, "queryId": "slow-1"})
         queries = kernel.run("%sqlrooms queries").check()
         bundle = queries.displays[0]
         assert "application/vnd.jupyter.widget-view+json" in bundle  # a live ipywidgets panel
@@ -231,8 +233,7 @@ def test_stop_start_and_shutdown_leave_nothing_behind(tmp_path: Path) -> None:
         first = kernel.start_server()
         socket_path = Path(json.loads(kernel.discovery_file.read_text())["socket"])
         with Client(first.client_url) as client:
-            client.send({"type": "arrow", "sql": LONG_SQL, "queryId": "long"})
-            time.sleep(0.3)
+            client.start_running({"type": "arrow", "sql": LONG_SQL, "queryId": "long"})
             assert "stopped" in kernel.run("%sqlrooms stop").check().stdout
             assert client.recv_json(timeout=10)["queryId"] == "long"  # answered, not dropped
         assert not port_open(first.port)

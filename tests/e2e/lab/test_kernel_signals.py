@@ -7,7 +7,6 @@ a reload. The tests run in file order on one JupyterLab and one notebook.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from tests.lab_support import (
     chromium_missing_reason,
     installed_labextension,
 )
+from tests.polling import wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -121,10 +121,12 @@ def test_the_panel_is_restored_after_a_reload(session: LabSession) -> None:
     from playwright.sync_api import expect
 
     page = session.page
-    deadline = time.monotonic() + 30
-    while "sqlrooms:" not in str(session.lab.get_json("lab/api/workspaces")):
-        assert time.monotonic() < deadline, "the panel never reached the saved workspace"
-        time.sleep(0.5)
+    wait_until(
+        lambda: "sqlrooms:" in str(session.lab.get_json("lab/api/workspaces")),
+        "the panel to reach the saved workspace",
+        timeout=30,
+        interval=0.5,
+    )
     page.reload()
     panel = page.locator(".jp-SqlRooms")
     expect(panel).to_be_visible(timeout=UI_TIMEOUT_MS)

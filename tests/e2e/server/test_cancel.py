@@ -14,9 +14,8 @@ LONG = "select count(*) from range(100000) a, range(100000) b where a.range + b.
 
 def test_cancel_long_query_leaves_other_queries_alone(server: ServerProcess) -> None:
     with server.client() as client, server.client() as other:
-        client.send({"type": "arrow", "sql": LONG, "queryId": "long"})
-        other.send({"type": "arrow", "sql": LONG, "queryId": "other-long"})
-        time.sleep(0.3)  # both are running in DuckDB now
+        client.start_running({"type": "arrow", "sql": LONG, "queryId": "long"})
+        other.start_running({"type": "arrow", "sql": LONG, "queryId": "other-long"})
         client.send({"type": "cancel", "queryId": "long"})
         assert client.recv_json(5) == {"type": "cancelAck", "queryId": "long", "cancelled": True}
         frame = client.recv_json(5)
@@ -41,9 +40,8 @@ def test_cancel_unknown_or_finished_query_is_not_cancelled(server: ServerProcess
 def test_cancel_of_queued_query_removes_it_before_it_runs(start_server) -> None:
     server = start_server("--pool-size", "1")
     with server.client() as client:
-        client.send({"type": "exec", "sql": LONG, "queryId": "blocker"})
+        client.start_running({"type": "exec", "sql": LONG, "queryId": "blocker"})
         client.send({"type": "exec", "sql": "create table never_ran (a int)", "queryId": "queued"})
-        time.sleep(0.2)
         client.send({"type": "cancel", "queryId": "queued"})
         assert client.recv_json(5) == {"type": "cancelAck", "queryId": "queued", "cancelled": True}
         assert client.recv_json(5)["error"] == "Query was cancelled"
@@ -59,8 +57,7 @@ def test_cancel_of_queued_query_removes_it_before_it_runs(start_server) -> None:
 def test_closing_a_socket_cancels_its_queries(start_server) -> None:
     server = start_server("--pool-size", "1")
     with server.client() as client:
-        client.send({"type": "exec", "sql": LONG, "queryId": "orphan"})
-        time.sleep(0.3)
+        client.start_running({"type": "exec", "sql": LONG, "queryId": "orphan"})
     # with one pool thread, this only answers once the orphan was interrupted
     with server.client() as client:
         started = time.monotonic()
@@ -74,7 +71,7 @@ def test_cancel_during_a_streamed_result_never_yields_a_truncated_table(
     big = "select range a, range * 2 b, range::double / 3 c from range(10000000)"
     with server.client() as client:
         client.send({"type": "arrow", "sql": big, "queryId": "big"})
-        time.sleep(0.3)
+        time.sleep(0.3)  # a race by design: the cancel lands mid-stream or after; both are checked
         client.send({"type": "cancel", "queryId": "big"})
         binary, texts = [], []
         while not any(t["type"] == "cancelAck" for t in texts) or (

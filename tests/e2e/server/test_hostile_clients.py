@@ -173,9 +173,7 @@ def test_one_connection_cannot_use_up_the_written_off_workers(tmp_path: Path, st
             assert victim.query("SELECT 1 AS x", "json") == [{"x": 1}]
             assert http_get(server.http + "/readyz")[0] == 200
     finally:
-        fifo.release()
-        time.sleep(0.5)
-        fifo.close()
+        fifo.drain()
 
 
 # -- 11: descriptors ------------------------------------------------------------------------

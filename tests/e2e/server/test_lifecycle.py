@@ -45,8 +45,7 @@ def test_sigterm_keeps_committed_data_and_leaves_no_wal(start_server, tmp_path: 
 def test_shutdown_answers_in_flight_queries_and_exits_promptly(start_server) -> None:
     server = start_server()
     with server.client() as client:
-        client.send({"type": "exec", "sql": LONG, "queryId": "inflight"})
-        time.sleep(0.3)
+        client.start_running({"type": "exec", "sql": LONG, "queryId": "inflight"})
         started = time.monotonic()
         server.proc.send_signal(signal.SIGINT)
         answer = client.recv_json(10)

@@ -36,6 +36,7 @@ class FifoFeeder:
         self.path = path
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_reader = 0.0  # when a read last opened the FIFO (monotonic)
 
     def release(self) -> None:
         if self._thread is None:
@@ -49,10 +50,23 @@ class FifoFeeder:
             except OSError as exc:  # ENXIO: no reader waits right now
                 assert exc.errno == errno.ENXIO
             else:
+                self._last_reader = time.monotonic()
                 with contextlib.suppress(OSError):
                     os.write(fd, b"x\n")
                 os.close(fd)
             self._stop.wait(0.01)
+
+    def drain(self, quiet: float = 0.2) -> None:
+        """Release, and keep feeding until no read has opened the FIFO for `quiet` seconds
+        (DuckDB waits for a running read when the process exits); then stop."""
+        self._last_reader = time.monotonic()
+        self.release()
+        wait_until(
+            lambda: time.monotonic() - self._last_reader > quiet,
+            "the reads blocked on the FIFO to return",
+            interval=0.02,
+        )
+        self.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -66,9 +80,7 @@ def fifo(tmp_path: Path, start_server: object) -> Iterator[FifoFeeder]:
     when the process exits."""
     feeder = FifoFeeder(tmp_path / "fifo")
     yield feeder
-    feeder.release()
-    time.sleep(0.5)
-    feeder.close()
+    feeder.drain()
 
 
 def answers(client: Client, count: int, timeout: float = 30) -> dict[str, dict]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
 
+from tests.polling import wait_until
 from tests.support import Client, arrow_upload_frame, free_port, http_get
 
 # Keeps the server between listening and ready for a few seconds.
@@ -28,13 +28,14 @@ def test_held_queries_are_cancellable_and_answered_once(tmp_path: Path) -> None:
     )
     http = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             try:
-                if http_get(http + "/healthz")[0] == 200:
-                    break
+                return http_get(http + "/healthz")[0] == 200
             except OSError:
-                time.sleep(0.02)
+                return False
+
+        wait_until(healthy, "/healthz", timeout=30, interval=0.02)
         with Client(f"ws://127.0.0.1:{port}/") as client:
             client.send({"type": "exec", "sql": "create table ran_anyway(x int)", "queryId": "c"})
             client.send({"type": "json", "sql": "select 1 as x", "queryId": "d"})

@@ -16,6 +16,7 @@ from sqlrooms_jupyter.background import ServerThread
 from sqlrooms_jupyter.engine import EngineConfig
 from sqlrooms_jupyter.server import ServerConfig, SqlroomsServer
 from sqlrooms_jupyter.serverext import kernel_link
+from tests.polling import wait_until_async
 from tests.support import arrow_table
 
 PING_INTERVAL = 0.5  # Tornado drops a client that has not answered a ping within this
@@ -79,10 +80,12 @@ class Browser:
 
 
 async def wait_for_messages(browser: Browser, count: int, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while len(browser.messages()) < count:
-        assert asyncio.get_running_loop().time() < deadline, browser.messages()
-        await asyncio.sleep(0.01)
+    await wait_until_async(
+        lambda: len(browser.messages()) >= count,
+        f"{count} messages",
+        timeout=timeout,
+        detail=browser.messages,
+    )
 
 
 def test_wrong_secret_is_refused(relay_server: tuple[SqlroomsServer, str, str]) -> None:

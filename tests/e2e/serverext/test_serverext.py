@@ -41,6 +41,7 @@ from sqlrooms_jupyter.serverext.relay import (
     CLOSE_KERNEL_SHUT_DOWN,
 )
 from tests.e2e.node.test_js_interop import COMMON_CHECKS
+from tests.polling import wait_until_async
 from tests.serverext_support import (
     BIG_SQL,
     LONG_SQL,
@@ -223,6 +224,13 @@ def test_queries_through_the_relay(
     async def body() -> None:
         kernel = await NotebookKernel.start(jp_serverapp, "work/relay.ipynb")
         kid = kernel.kernel_id
+
+        async def queries() -> list[dict[str, Any]]:
+            return (await get_json(jp_fetch, "sqlrooms/api/kernels", kid))["queries"]
+
+        async def no_queries() -> bool:
+            return not await queries()
+
         try:
             # A kernel without a server: nothing to list, 404 for its status and socket.
             assert await get_json(jp_fetch, "sqlrooms", "api", "kernels") == []
@@ -289,9 +297,8 @@ def test_queries_through_the_relay(
 
             # Cancel a long query: answered at once, the socket stays usable.
             await client.send({"type": "arrow", "sql": LONG_SQL, "queryId": "long"})
-            await asyncio.sleep(0.5)
-            status = await get_json(jp_fetch, "sqlrooms/api/kernels", kid)
-            assert [q["queryId"] for q in status["queries"]] == ["long"]
+            await wait_until_async(queries, "the long query to reach the kernel")
+            assert [q["queryId"] for q in await queries()] == ["long"]
             began = time.monotonic()
             await client.send({"type": "cancel", "queryId": "long"})
             assert await client.recv_json(10) == {
@@ -322,14 +329,12 @@ def test_queries_through_the_relay(
             # Closing a relayed socket cancels its queries in the kernel, as closing a direct one.
             quitter = await relay_client(jp_ws_fetch, kid)
             await quitter.send({"type": "arrow", "sql": LONG_SQL, "queryId": "abandoned"})
-            await asyncio.sleep(0.5)
-            status = await get_json(jp_fetch, "sqlrooms/api/kernels", kid)
-            assert [q["queryId"] for q in status["queries"]] == ["abandoned"]
+            await wait_until_async(queries, "the abandoned query to reach the kernel")
+            assert [q["queryId"] for q in await queries()] == ["abandoned"]
             quitter.close()
-            deadline = time.monotonic() + 5
-            while (await get_json(jp_fetch, "sqlrooms/api/kernels", kid))["queries"]:
-                assert time.monotonic() < deadline, "the abandoned query still runs"
-                await asyncio.sleep(0.1)
+            await wait_until_async(
+                no_queries, "the abandoned query to stop", timeout=5, interval=0.1
+            )
 
             # Notifications: from another client and from the notebook.
             await client.send({"type": "subscribe", "channel": "news"})
@@ -363,7 +368,7 @@ def test_queries_through_the_relay(
                 url, max_size=None, max_queue=1, write_limit=1 << 16, compression=None
             )
             await slow.send(json.dumps({"type": "arrow", "sql": BIG_SQL, "queryId": "slow"}))
-            await asyncio.sleep(2)
+            await asyncio.sleep(2)  # not reading for 2 s is the test: the relay stops meanwhile
             [slow_relay] = relays - before
             writer = slow_relay.relay.writer
             peak = writer.peak
