@@ -9,5 +9,5 @@ stopped, their venvs and data files), `procs` (ports, CPU and RSS of processes),
 builder), `stress/` (fuzzing and soak), `diagnose/` (profiles, stages, A/B, wake-ups);
 `app`, `export` and `cluster` measure one thing each. `internals` is the one place that
 imports the server package's internals. Every script has `--smoke` (a few seconds, tiny
-data, ours only), run by tests/test_benchmarks_smoke.py.
+data, ours only), run by tests/e2e/benchmarks/test_smoke.py.
 """

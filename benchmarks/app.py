@@ -37,7 +37,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
 
 from benchmarks.internals import APP_DIR
-from tests.lab.lab_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab
+from tests.lab_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab
 from tests.support import free_port, http_get
 
 if TYPE_CHECKING:

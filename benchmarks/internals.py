@@ -1,6 +1,6 @@
 """The one place the benchmarks import the server package's internals.
 
-When its modules move, only this file changes; tests/test_benchmarks_smoke.py fails
+When its modules move, only this file changes; tests/e2e/benchmarks/test_smoke.py fails
 until it does (select1_stages patches these classes, app measures the built app,
 profile_ours recognises the query pool's idle frames by the executor's file).
 """
