@@ -7,7 +7,7 @@ import {commandDone} from '../outcome';
 import type {Run} from '../runs';
 import {countQuery, WRAPPER_LINES} from '../statements';
 import {DownloadButtons} from './DownloadButtons';
-import {type Filter, filteredSql} from '../profiles';
+import {AUTO_PROFILED_COLUMNS, type Filter, filteredSql} from '../profiles';
 import {ColumnProfile} from './ColumnProfile';
 import {type Page, ResultGrid} from './ResultGrid';
 import {Done, RunError} from './RunStatus';
@@ -227,9 +227,10 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
         setSorting(s);
         setPage((p) => ({...p, pageIndex: 0}));
       }}
-      columnExtra={(column) => (
+      columnExtra={(column, index) => (
         <ColumnProfile
           key={`${run.version}`}
+          eager={index < AUTO_PROFILED_COLUMNS}
           sql={run.sql}
           column={column}
           filters={filters}
