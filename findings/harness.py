@@ -29,9 +29,20 @@ def free_port() -> int:
 def server(db: Path, *extra: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        ["sqlrooms-server", "--db-path", str(db), "--port", str(port), "--auth-token", TOKEN,
-         "--extensions", "", *extra],
-        stdout=subprocess.DEVNULL, stderr=open(f"/tmp/atk/server-{port}.log", "w"),
+        [
+            "sqlrooms-server",
+            "--db-path",
+            str(db),
+            "--port",
+            str(port),
+            "--auth-token",
+            TOKEN,
+            "--extensions",
+            "",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(f"/tmp/atk/server-{port}.log", "w"),
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -2,7 +2,7 @@ import {Button} from '@sqlrooms/ui';
 import type * as arrow from 'apache-arrow';
 import {useEffect, useMemo, useState} from 'react';
 import {useApp} from '../appContext';
-import {describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
+import {cellText, describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import {commandDone} from '../outcome';
 import type {Run} from '../runs';
 import {countQuery, WRAPPER_LINES} from '../statements';
@@ -174,7 +174,7 @@ function textRows(table: arrow.Table | undefined): (string | null)[][] {
     rows.push(
       vectors.map((v) => {
         const value: unknown = v?.get(i);
-        return value === null || value === undefined ? null : String(value);
+        return value === null || value === undefined ? null : cellText(String(value));
       }),
     );
   }
