@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import TOKEN, browser_page, run_sql, server  # noqa: E402
+from harness import TOKEN, browser_page, run_sql, server
 
 N = 1000
 db = Path("/tmp/finding01.db")

@@ -4,7 +4,6 @@ real chromium page on its /app/. Run scripts from the worktree root with env.sh 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.lab.lab_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.lab.lab_support import CHROMIUM, CHROMIUM_ARGS
 
 TOKEN = "attack-token"
 
@@ -42,7 +41,7 @@ def server(db: Path, *extra: str) -> Iterator[str]:
             *extra,
         ],
         stdout=subprocess.DEVNULL,
-        stderr=open(f"/tmp/atk/server-{port}.log", "w"),
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:

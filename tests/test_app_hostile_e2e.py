@@ -32,7 +32,8 @@ def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> Server
         columns = ", ".join(f"range + {i} AS c{i}" for i in range(WIDE_COLUMNS))
         con.sql(f"create table wide as select {columns} from range(1000)")
         con.sql(
-            f"create table blobs as select range as id, repeat('x', {BLOB_CHARS}) as doc from range(100)"
+            "create table blobs as select range as id,"
+            f" repeat('x', {BLOB_CHARS}) as doc from range(100)"
         )
     return start_server("--db-path", str(db), "--auth-token", TOKEN)
 
