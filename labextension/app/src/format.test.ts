@@ -5,6 +5,8 @@ import {
   groupThousands,
   normalRange,
   pagedTextQuery,
+  CELL_CHARS,
+  cellText,
   rangeTsv,
   roundFloat,
   rowsLabel,
@@ -54,8 +56,13 @@ describe('grid formatting', () => {
       pageSize: 100,
     });
     expect(sql).toBe(
-      'SELECT COLUMNS(*)::VARCHAR FROM (SELECT * FROM (\nselect 1 as "a b"\n) ORDER BY "a b" DESC NULLS LAST OFFSET 200 LIMIT 100)',
+      'SELECT left(COLUMNS(*)::VARCHAR, 2001) FROM (SELECT * FROM (\nselect 1 as "a b"\n) ORDER BY "a b" DESC NULLS LAST OFFSET 200 LIMIT 100)',
     );
+  });
+
+  it('marks a text cut by the page query', () => {
+    expect(cellText('x'.repeat(CELL_CHARS))).toBe('x'.repeat(CELL_CHARS));
+    expect(cellText('x'.repeat(CELL_CHARS + 1))).toBe(`${'x'.repeat(CELL_CHARS)}…`);
   });
 
   it('copies a cell as is and a block as TSV with its header', () => {

@@ -12,7 +12,17 @@ export function quoteId(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** One page of `sql` as text: sorted and cut in DuckDB, then every column cast to VARCHAR. */
+/** The longest text a grid cell receives: a page of 2 MB texts froze the tab. One more
+ * character is fetched so that a cut value can be marked (`cellText`). */
+export const CELL_CHARS = 2000;
+
+/** A page value as shown: cut ones end with `…`. */
+export function cellText(value: string): string {
+  return value.length > CELL_CHARS ? `${value.slice(0, CELL_CHARS)}…` : value;
+}
+
+/** One page of `sql` as text: sorted and cut in DuckDB, then every column cast to VARCHAR
+ * (each value at most CELL_CHARS + 1 characters). */
 export function pagedTextQuery(
   sql: string,
   sorting: Sort[],
@@ -22,7 +32,7 @@ export function pagedTextQuery(
     ? ` ORDER BY ${sorting.map((s) => `${quoteId(s.id)}${s.desc ? ' DESC' : ''} NULLS LAST`).join(', ')}`
     : '';
   const cut = `OFFSET ${page.pageIndex * page.pageSize} LIMIT ${page.pageSize}`;
-  return `SELECT COLUMNS(*)::VARCHAR FROM (SELECT * FROM (\n${sql}\n)${order} ${cut})`;
+  return `SELECT left(COLUMNS(*)::VARCHAR, ${CELL_CHARS + 1}) FROM (SELECT * FROM (\n${sql}\n)${order} ${cut})`;
 }
 
 /** The result's columns with DuckDB's type names. */

@@ -7,6 +7,9 @@ import {quoteId} from './format';
 
 export const BINS = 16;
 export const TOP_VALUES = 4;
+/** Columns profiled as soon as a result shows; the others on a click. Each profile scans the
+ * whole result, so a 1,000-column table would keep a shared server busy for minutes. */
+export const AUTO_PROFILED_COLUMNS = 24;
 
 export type ProfileKind = 'histogram' | 'top';
 

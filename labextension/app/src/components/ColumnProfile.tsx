@@ -3,6 +3,7 @@ import {cn} from '@sqlrooms/ui';
 import type * as arrow from 'apache-arrow';
 import {useEffect, useState} from 'react';
 import {useApp} from '../appContext';
+import {visibleName} from '../names';
 import type {GridColumn} from '../format';
 import {
   type Filter,
@@ -20,6 +21,8 @@ type Props = {
   column: GridColumn;
   filters: Filter[];
   onFilter: (filter: Filter | null) => void;
+  /** Computed at once; otherwise on a click (see AUTO_PROFILED_COLUMNS). */
+  eager?: boolean;
 };
 
 function rowsOf(table: arrow.Table): Record<string, unknown>[] {
@@ -28,13 +31,15 @@ function rowsOf(table: arrow.Table): Record<string, unknown>[] {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export function ColumnProfile({sql, column, filters, onFilter}: Props) {
+export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Props) {
   const {store} = useApp();
+  const [asked, setAsked] = useState(eager);
   const [profile, setProfile] = useState<Profile | null>(null);
   const [failed, setFailed] = useState(false);
   const kind = profileKind(column.type);
   const source = filteredSql(sql, filters, column.name);
   useEffect(() => {
+    if (!asked) return;
     let live = true;
     const query =
       kind === 'histogram'
@@ -68,8 +73,23 @@ export function ColumnProfile({sql, column, filters, onFilter}: Props) {
     return () => {
       live = false;
     };
-  }, [store, source, kind, column.name, column.type]);
+  }, [asked, store, source, kind, column.name, column.type]);
 
+  if (!asked) {
+    return (
+      <button
+        type="button"
+        className="text-muted-foreground hover:bg-muted h-9 w-full rounded text-[10px]"
+        aria-label={`Profile ${visibleName(column.name)}`}
+        onClick={(e) => {
+          e.stopPropagation();
+          setAsked(true);
+        }}
+      >
+        Profile
+      </button>
+    );
+  }
   if (failed) return null;
   if (!profile) return <div className="bg-muted h-9 animate-pulse rounded" />;
   const active = filters.find((f) => f.column === column.name);

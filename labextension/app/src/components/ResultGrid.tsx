@@ -43,7 +43,7 @@ type Props = {
   isFetching?: boolean;
   footer?: React.ReactNode;
   /** Drawn under a column's name and type (its profile). */
-  columnExtra?: (column: GridColumn) => React.ReactNode;
+  columnExtra?: (column: GridColumn, index: number) => React.ReactNode;
 };
 
 /** Copies through the async clipboard, or the old way where it is not allowed (some iframes). */
@@ -289,13 +289,13 @@ export function ResultGrid({
                   className="bg-background sticky left-0 z-20 border-r border-b"
                   style={{top: HEADER_PX}}
                 />
-                {columns.map((c) => (
+                {columns.map((c, i) => (
                   <td
                     key={c.name}
                     className="bg-background sticky z-10 border-r border-b px-2 py-1 align-top"
                     style={{top: HEADER_PX}}
                   >
-                    {columnExtra(c)}
+                    {columnExtra(c, i)}
                   </td>
                 ))}
               </tr>

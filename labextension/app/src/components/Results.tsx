@@ -2,12 +2,12 @@ import {Button} from '@sqlrooms/ui';
 import type * as arrow from 'apache-arrow';
 import {useEffect, useMemo, useState} from 'react';
 import {useApp} from '../appContext';
-import {describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
+import {cellText, describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import {commandDone} from '../outcome';
 import type {Run} from '../runs';
 import {countQuery, WRAPPER_LINES} from '../statements';
 import {DownloadButtons} from './DownloadButtons';
-import {type Filter, filteredSql} from '../profiles';
+import {AUTO_PROFILED_COLUMNS, type Filter, filteredSql} from '../profiles';
 import {ColumnProfile} from './ColumnProfile';
 import {type Page, ResultGrid} from './ResultGrid';
 import {Done, RunError} from './RunStatus';
@@ -174,7 +174,7 @@ function textRows(table: arrow.Table | undefined): (string | null)[][] {
     rows.push(
       vectors.map((v) => {
         const value: unknown = v?.get(i);
-        return value === null || value === undefined ? null : String(value);
+        return value === null || value === undefined ? null : cellText(String(value));
       }),
     );
   }
@@ -227,9 +227,10 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
         setSorting(s);
         setPage((p) => ({...p, pageIndex: 0}));
       }}
-      columnExtra={(column) => (
+      columnExtra={(column, index) => (
         <ColumnProfile
           key={`${run.version}`}
+          eager={index < AUTO_PROFILED_COLUMNS}
           sql={run.sql}
           column={column}
           filters={filters}
