@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from .app_browser import APP_BROWSER_MARKS
-from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS
-from .support import ServerProcess
+from tests.app_browser import APP_BROWSER_MARKS
+from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
+from tests.support import ServerProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
