@@ -11,15 +11,14 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from ..engine import Cancelled, Outcome, Task, Unavailable, is_expected_error
-from ..flow import Pieces, StreamSender, size_of
-from ..protocol import ProtocolError, Query
+from ..engine import Cancelled, Task, Unavailable, Upload, is_expected_error
+from ..protocol import Export, ProtocolError, Query
 from ..sandbox import Refused
+from .framing import ExportReply, QueryReply, Reply
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -35,13 +34,15 @@ PROGRESS_INTERVAL = 0.1
 @dataclass(eq=False)
 class InFlight:
     task: Task
-    stream: StreamSender | None = None
+    reply: Reply
     # The query's time limit (armed when a worker starts it).
     deadline: asyncio.TimerHandle | None = None
     # The bound on waiting for a worker (armed once the database is open).
     wait_deadline: asyncio.TimerHandle | None = None
 
-    def disarm(self) -> None:
+    def answered(self) -> None:
+        """Out of the table: its one terminal answer is (being) sent."""
+        self.reply.answered = True
         for timer in (self.deadline, self.wait_deadline):
             if timer is not None:
                 timer.cancel()
@@ -58,91 +59,32 @@ class InFlightQueries:
         # Queries waiting for the database, progress reporters.
         self._background: set[asyncio.Future[None]] = set()
 
-    def __len__(self) -> int:
-        return len(self.flights)
-
     # -- requests ------------------------------------------------------------
 
     def query(self, message: dict[str, Any]) -> None:
         query = protocol.parse_query(message)
         protocol.check_sql_cost(query.sql, self._state.limits.max_sql_chars, query.query_id)
-        engine = self._state.engine
         task = Task(query.kind, query.sql, query.query_id, owner=self._session)
-        stream = None
-        if query.kind == "arrow":  # a persist result too, when too large to keep whole
-            stream = StreamSender(
-                self._state.inbox,
-                self._connection.budget,
-                task.cancelled,
-                self._connection.send_stream,
-            )
-        budget = self._connection.budget
-
-        def work(cursor: Any, task: Task) -> Outcome:
-            try:
-                outcome = engine.run_query(cursor, task, query, stream)
-                if outcome.kind == "json" and isinstance(outcome.payload, list):
-                    outcome.payload = protocol.json_result(query.query_id, outcome.payload)
-                if outcome.payload is not None:
-                    budget.reserve(size_of(outcome.payload), task.cancelled)
-                return outcome
-            except BaseException:
-                if stream is not None:
-                    stream.abort()
-                raise
-
-        self.submit(task, work, lambda outcome: self._deliver(query, outcome), stream)
-        if query.progress:
-            self._start_progress(self.flights[query.query_id])
+        reply = QueryReply(
+            query, self._connection, self._session.send_text, self._state.inbox, task.cancelled
+        )
+        self.submit(task, query, reply, query.progress)
 
     def export(self, message: dict[str, Any]) -> None:
         request = protocol.parse_export(message)
         protocol.check_sql_cost(request.sql, self._state.limits.max_sql_chars, request.query_id)
-        engine, loop, budget = self._state.engine, self._state.loop, self._connection.budget
         task = Task("export", request.sql, request.query_id, owner=self._session)
-        prefix = protocol.export_prefix(request.query_id, request.format)
-
-        def send(chunk: Pieces) -> None:  # worker side: waits for the connection's budget
-            size = len(prefix) + size_of(chunk)
-            budget.reserve(size, task.cancelled)
-            loop.call_soon_threadsafe(self._send_export_chunk, task, [prefix, *chunk], size)
-
-        def done(exported: Any) -> None:
-            self._session.send_text(
-                protocol.export_done(request.query_id, request.format, exported.rows, exported.size)
-            )
-
-        self.submit(task, lambda cursor, t: engine.export(cursor, t, request, send), done)
-        if request.progress:
-            self._start_progress(self.flights[request.query_id])
+        reply = ExportReply(
+            request, self._connection, self._session.send_text, self._state.inbox, task.cancelled
+        )
+        self.submit(task, request, reply, request.progress)
 
     def upload(self, header: dict[str, Any], payload: memoryview) -> None:
         query_id = protocol.parse_query_id(header)
         table = protocol.table_reference(header.get("tableName"))
         task = Task("upload", f"uploadArrow {header['tableName']}", query_id, owner=self._session)
-        engine, max_bytes = self._state.engine, self._state.max_message_size
-        self.submit(
-            task,
-            lambda cursor, t: engine.upload_arrow(cursor, t, table, payload, max_bytes),
-            lambda _: self._session.send_text(
-                protocol.dumps({"type": "uploadAck", "queryId": query_id})
-            ),
-        )
-
-    def _send_export_chunk(self, task: Task, chunk: Pieces, size: int) -> None:
-        """One chunk of a file, unless its export was answered meanwhile (cancelled)."""
-        flight = self.flights.get(task.query_id)
-        if self._session.closed or flight is None or flight.task is not task:
-            self._connection.budget.release(size)
-        else:
-            self._connection.send(chunk, binary=True, reserved=True)
-
-    def _deliver(self, query: Query, outcome: Outcome) -> None:
-        if outcome.kind == "ok":
-            self._session.send_text(protocol.ok(query.query_id))
-        elif outcome.payload is not None:
-            self._connection.send(outcome.payload, binary=outcome.kind == "arrow", reserved=True)
-        # else: an Arrow result already sent as a stream
+        request = Upload(query_id, table, payload, self._state.max_message_size)
+        self.submit(task, request, Reply(query_id, self._connection, self._session.send_text))
 
     # -- progress ------------------------------------------------------------
 
@@ -158,7 +100,7 @@ class InFlightQueries:
         task, last = flight.task, None
         while self.flights.get(task.query_id) is flight and not self._session.closed:
             await asyncio.sleep(PROGRESS_INTERVAL)
-            percentage = self._state.engine.progress(task)
+            percentage = self._state.engine.executor.progress(task)
             if percentage is not None and percentage != last and task.query_id in self.flights:
                 last = percentage
                 self._session.send_text(
@@ -170,11 +112,7 @@ class InFlightQueries:
     # -- lifecycle -----------------------------------------------------------
 
     def submit(
-        self,
-        task: Task,
-        work: Callable[[Any, Task], Any],
-        on_result: Callable[[Any], None],
-        stream: StreamSender | None = None,
+        self, task: Task, request: Query | Export | Upload, reply: Reply, progress: bool = False
     ) -> None:
         """Track the task from now on (cancellable, one terminal answer), and run it
         once the database is open."""
@@ -188,50 +126,41 @@ class InFlightQueries:
                 "send more as answers arrive",
                 query_id,
             )
-        engine = self._state.engine
-        if engine.closing:
+        if self._state.engine.executor.closing:
             raise ProtocolError("server is shutting down", query_id)
-        flight = self.flights[query_id] = InFlight(task, stream)
-        inbox = self._state.inbox
+        flight = self.flights[query_id] = InFlight(task, reply)
         timeout = self._state.limits.query_timeout
         if timeout:
-            arm = self._arm_deadline
+            inbox, arm = self._state.inbox, self._arm_deadline
             task.on_start = lambda _: inbox.call_soon_threadsafe(arm, flight, timeout)
-
-        def done(_: concurrent.futures.Future[Any]) -> None:
-            inbox.call_soon_threadsafe(self._finish, task, on_result)
-
-        task.future.add_done_callback(done)
         if self._state.ready.is_set():
-            self._run(task, work)
+            self._run(flight, request)
         else:
-            self._keep(asyncio.ensure_future(self._run_when_ready(task, work)))
+            self._keep(asyncio.ensure_future(self._run_when_ready(flight, request)))
+        if progress:
+            self._start_progress(flight)
 
-    async def _run_when_ready(self, task: Task, work: Callable[[Any, Task], Any]) -> None:
+    async def _run_when_ready(self, flight: InFlight, request: Query | Export | Upload) -> None:
         await self._state.ready.wait()
-        self._run(task, work)
+        self._run(flight, request)
 
-    def _run(self, task: Task, work: Callable[[Any, Task], Any]) -> None:
+    def _run(self, flight: InFlight, request: Query | Export | Upload) -> None:
+        task = flight.task
         if task.future.done():  # cancelled while it waited
             return
-        flight = self.flights.get(task.query_id)
         bound = self._state.limits.wait_bound()
-        if bound and flight is not None and flight.task is task:
+        if bound and self.flights.get(task.query_id) is flight:
             flight.wait_deadline = self._state.loop.call_later(
                 bound, self._waited_too_long, flight, bound
             )
-        try:
-            self._state.engine.submit(task, work)
-        except RuntimeError as exc:
-            if not task.future.done():
-                task.future.set_exception(exc)
+        self._state.engine.run(task, request, flight.reply, self._finish, self._state.inbox)
 
-    def _finish(self, task: Task, on_result: Callable[[Any], None]) -> None:
+    def _finish(self, task: Task) -> None:
         flight = self.flights.get(task.query_id)
         if flight is None or flight.task is not task or self._session.closed:
             return  # already answered (cancelled) or nobody is listening
         del self.flights[task.query_id]
-        flight.disarm()
+        flight.answered()
         try:
             result = task.future.result()
         except (Cancelled, concurrent.futures.CancelledError):
@@ -241,7 +170,7 @@ class InFlightQueries:
                 log.error("query %s failed unexpectedly", task.query_id, exc_info=exc)
             self._error(error_message(exc), task.query_id)
         else:
-            on_result(result)
+            flight.reply.deliver(result)
 
     def _arm_deadline(self, flight: InFlight, seconds: float) -> None:
         """The query started on a worker: its time limit counts from then."""
@@ -271,18 +200,19 @@ class InFlightQueries:
         flight = self.flights.get(query_id) if query_id else None
         if (
             flight is None
-            or (flight.stream is not None and flight.stream.finished)
-            or not self._state.engine.cancel(flight.task)
+            or flight.reply.finished
+            or not self._state.engine.executor.cancel(flight.task)
         ):
             return False
         del self.flights[flight.task.query_id]
-        flight.disarm()
+        flight.answered()
         return True
 
     def cancel_all(self, reason: str | None = None) -> None:
         """Cancel every query; with a `reason`, answer each with it."""
         for query_id, flight in self.flights.items():
-            self._state.engine.cancel(flight.task)
+            self._state.engine.executor.cancel(flight.task)
+            flight.answered()
             if reason is not None:
                 self._error(reason, query_id)
         self.flights.clear()
