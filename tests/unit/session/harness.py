@@ -86,12 +86,12 @@ class Harness:
 
 @asynccontextmanager
 async def server(
-    limits: Limits | None = None, token: str | None = None, ready: bool = True
+    limits: Limits | None = None, token: str | None = None, ready: bool = True, **engine: Any
 ) -> AsyncIterator[Harness]:
-    engine = Engine(EngineConfig(extensions=(), pool_size=2))
+    engine_ = Engine(EngineConfig(extensions=(), pool_size=2, **engine))
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, engine.open)
-    state = ServerState(engine, Hub(), loop, token, limits=limits or Limits())
+    await loop.run_in_executor(None, engine_.open)
+    state = ServerState(engine_, Hub(), loop, token, limits=limits or Limits())
     if ready:
         state.ready.set()
     try:
@@ -99,7 +99,7 @@ async def server(
     finally:
         for session in list(state.sessions):
             session.close()
-        await loop.run_in_executor(None, engine.close)
+        await loop.run_in_executor(None, engine_.close)
 
 
 async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
