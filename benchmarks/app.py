@@ -2,6 +2,7 @@
 
     python benchmarks/app.py                          # 10M rows, 3 rounds, both doors
     python benchmarks/app.py --rows 1000000 --rounds 5 --door standalone
+    python benchmarks/app.py --smoke                  # 1,000 rows, 1 round, standalone
 
 Two doors, each in Debian's Chromium (Playwright):
 
@@ -33,10 +34,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
 
-from sqlrooms_jupyter import webapp
-from tests.lab.lab_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab
+from benchmarks.internals import APP_DIR
+from tests.lab_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab
 from tests.support import free_port, http_get
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ LAZY = (".wasm", "collabDoc")  # fetched only from a server with --sync
 def asset_sizes() -> dict[str, tuple[int, int]]:
     """Bytes and gzipped bytes: what every page loads, and what only --sync loads."""
     sizes = {"initial": [0, 0], "lazy": [0, 0]}
-    for path in webapp.APP_DIR.rglob("*"):
+    for path in APP_DIR.rglob("*"):
         if path.is_file():
             part = "lazy" if any(mark in path.name for mark in LAZY) else "initial"
             data = path.read_bytes()
@@ -177,7 +178,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--door", choices=["standalone", "jupyter", "both"], default="both")
+    parser.add_argument("--smoke", action="store_true", help="1,000 rows, 1 round, standalone")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.rounds, args.door = 1000, 1, "standalone"
     from playwright.sync_api import sync_playwright
 
     for part, (raw, zipped) in asset_sizes().items():

@@ -1,7 +1,7 @@
 """Scale-out: queries per second with 1, 2 and 3 replicas over one DuckLake, and notify
 latency across replicas (PostgreSQL NOTIFY). Not a test: numbers for RESULTS.md.
 
-    .venv/bin/python -m benchmarks.cluster [--seconds 5] [--clients 8]
+    .venv/bin/python -m benchmarks.cluster [--seconds 5] [--clients 8] [--smoke]
 
 Starts a real PostgreSQL (initdb + pg_ctl on loopback) and the replicas in the `[lake]`
 venv (`.venv-lake`, made if missing), as the tests do.
@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from tests.cluster_support import Postgres, Replicas, lake_init_sql, lake_python, postgres_bin
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from tests.cluster_support import (
+    LAKE_VENV,
+    Postgres,
+    Replicas,
+    lake_init_sql,
+    lake_python,
+    postgres_bin,
+)
 from tests.support import Client
 
 QUERY = "SELECT count(*) AS n, sum(x) AS s FROM facts WHERE x % 7 = 3"
@@ -64,8 +74,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--notifies", type=int, default=200)
+    parser.add_argument(
+        "--smoke", action="store_true", help="0.5 s per replica count, 2 clients, 5 notifies"
+    )
     args = parser.parse_args()
     bin_dir = postgres_bin()
+    if args.smoke:
+        args.seconds, args.clients, args.notifies = 0.5, 2, 5
+        if bin_dir is None or not (LAKE_VENV / "bin" / "python").exists():
+            print(f"smoke skipped: needs PostgreSQL and {LAKE_VENV} (as .ci/run makes)")
+            return
     if bin_dir is None:
         raise SystemExit("PostgreSQL binaries are missing (apt-get install postgresql)")
     python = lake_python()

@@ -1,6 +1,6 @@
 """Export of a 10M-row result as CSV and Parquet: time, size and the server's peak RSS.
 
-    .venv/bin/python benchmarks/export.py [--rows 10000000] [--slow-reader]
+    .venv/bin/python benchmarks/export.py [--rows 10000000] [--slow-reader] [--smoke]
 
 Starts `python -m sqlrooms_jupyter` on a free loopback port, sends one `export` message
 per format and reads the chunks (discarding them), sampling the server's resident memory
@@ -22,8 +22,9 @@ from pathlib import Path
 import psutil
 from websockets.sync.client import connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import free_port
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from benchmarks.procs import free_port
 
 
 def sql_for(rows: int) -> str:
@@ -70,7 +71,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--slow-reader", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="10k rows: that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows = 10_000
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "sqlrooms_jupyter", "--port", str(port), "--extensions", ""],

@@ -117,7 +117,13 @@ class JupyterDoor:
         self.client = BlockingKernelClient()
         self.client.load_connection_file(str(self.runtime / f"kernel-{self.kernel_id}.json"))
         self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        for attempt in range(3):
+            try:
+                self.client.wait_for_ready(timeout=60)
+                break
+            except RuntimeError:  # "Kernel died": on a busy machine, a late heartbeat
+                if attempt == 2 or self.proc.poll() is not None:
+                    raise
         out = self.run_cell(
             f"%load_ext sqlrooms_jupyter\n%sqlrooms start --port 0 --no-token --db-path {self.db}"
         )

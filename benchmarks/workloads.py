@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from wsclient import Message, WsClient, WsClosed, new_id
+from benchmarks.wsclient import Message, WsClient, WsClosed, new_id
 
 HOST = "127.0.0.1"
 
@@ -189,11 +189,12 @@ async def throughput(
 
 
 async def arrow10m(
-    port: int, meter: Meter, memory: Any = None, keep: bool = False
+    port: int, meter: Meter, memory: Any = None, keep: bool = False, rows: int = 10_000_000
 ) -> dict[str, Any]:
     """One 352.9 MiB Arrow result: first/last byte and (with `memory`) peak server RSS delta.
 
-    `memory` is a sampler with start()/stop() -> peak delta in bytes.
+    `memory` is a sampler with start()/stop() -> peak delta in bytes; with `keep`, the
+    whole table is read and checked against `rows` (the data file's size).
     """
     c = await connect(port, keep_bytes=None if keep else 4096)
     warm = await _answer(c.query("arrow", WARM_SQL, new_id()), 60)
@@ -224,7 +225,7 @@ async def arrow10m(
         table = pa.ipc.open_stream(msg.arrow_ipc).read_all()
         out["rows"] = table.num_rows
         out["columns"] = table.num_columns
-        out["id_sum_ok"] = bool(table.column("id").to_numpy().sum() == 10_000_000 * 9_999_999 // 2)
+        out["id_sum_ok"] = bool(table.column("id").to_numpy().sum() == rows * (rows - 1) // 2)
     return out
 
 
@@ -560,7 +561,7 @@ async def busy_kernel(port: int, meter: Meter, door: Any, seconds: float = 6.0) 
     `door` is a jupyter_door.JupyterDoor; the cell runs for `seconds`, and queries are
     sent from 0.3 s after it started until 0.3 s before it ends.
     """
-    from jupyter_door import BUSY_CELL
+    from benchmarks.jupyter_door import BUSY_CELL
 
     c = await connect(port)
     for _ in range(20):

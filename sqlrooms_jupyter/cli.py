@@ -12,42 +12,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from . import process
-from ._version import __version__
-from .engine import EngineConfig
-from .executor import default_pool_size
+from . import options, process
+from .options import TOKEN_ENV
 from .sandbox import Sandbox
 from .server import ServerConfig, SqlroomsServer
-from .session import Limits
 
 log = logging.getLogger("sqlrooms_jupyter")
-
-# The token from the environment, out of `/proc/<pid>/cmdline` (which every local user reads).
-TOKEN_ENV = "SQLROOMS_AUTH_TOKEN"
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def parse_size(value: str) -> int:
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    text = value.strip().lower().removesuffix("b").removesuffix("i")
-    factor = units.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in units else text
-    try:
-        return int(float(number) * factor)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a size: {value!r} (e.g. 1073741824, 512M, 1G)"
-        ) from None
-
-
-def read_sql_file(path: str) -> str:
-    try:
-        return Path(path).expanduser().read_text()
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
 
 
 class TokenError(ValueError):
@@ -100,167 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sqlrooms-server",
         description="Serve a DuckDB database to SQLRooms apps over a WebSocket.",
     )
-    add = parser.add_argument
-    add("--version", action="version", version=f"%(prog)s (sqlrooms-jupyter) {__version__}")
-    add("--db-path", default=":memory:", help="DuckDB database file (default :memory:)")
-    add(
-        "--port",
-        type=int,
-        default=4000,
-        help="port to listen on; 0 picks a free one (default 4000)",
-    )
-    add(
-        "--host",
-        default="127.0.0.1",
-        help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)",
-    )
-    add(
-        "--extensions",
-        type=_split,
-        default=("httpfs",),
-        help="comma-separated DuckDB extensions to load, name@repository to install from a "
-        "repository (default httpfs; '' for none)",
-    )
-    token = parser.add_mutually_exclusive_group()
-    token.add_argument(
-        "--auth-token",
-        default=None,
-        help="require this token from every client (visible to local users in the process "
-        f"list: prefer --auth-token-file or the {TOKEN_ENV} environment variable)",
-    )
-    token.add_argument(
-        "--auth-token-file",
-        default=None,
-        metavar="PATH",
-        help="require the token read from this file (one line; a trailing newline is ignored)",
-    )
-    add(
-        "--allow-origin",
-        action="append",
-        type=_split,
-        default=[],
-        help="browser origin allowed to connect besides loopback ones (repeatable; '*' for any)",
-    )
-    add(
-        "--allow-host",
-        action="append",
-        default=[],
-        help="Host name answered besides loopback ones when bound to a loopback address "
-        "(repeatable; DNS-rebinding protection refuses any other with 403)",
-    )
-    add("--sync", action="store_true", help="enable CRDT room sync over the same WebSocket")
-    add(
-        "--meta-namespace",
-        default="__sqlrooms",
-        help="schema (or --meta-db alias) for SQLRooms meta tables (default __sqlrooms)",
-    )
-    add(
-        "--meta-db",
-        default=None,
-        help="separate DuckDB file for meta tables, attached under the namespace",
-    )
-    add(
-        "--cache-dir",
-        default=None,
-        help="directory for persisted query results (default: a temporary one)",
-    )
-    add(
-        "--max-message-size",
-        type=parse_size,
-        default=1 << 30,
-        help="largest message a client may send, e.g. an Arrow upload (default 1G)",
-    )
-    add(
-        "--pool-size",
-        type=int,
-        default=default_pool_size(),
-        help="query threads (default %(default)s)",
-    )
-    add(
-        "--allow-client-snapshots",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="let a client seed an empty CRDT room with its snapshot "
-        "(default: only with a :memory: database)",
-    )
-    add(
-        "--save-debounce-ms",
-        type=int,
-        default=500,
-        help="CRDT snapshot compaction delay (default 500)",
-    )
-    add(
-        "--read-only",
-        action="store_true",
-        help="open the database read-only: every write (DDL, DML, uploads, COPY … TO) is refused",
-    )
-    add(
-        "--allowed-directories",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="file access only under DIR (repeatable): no other files, URLs, ATTACH or new "
-        "extensions",
-    )
-    add(
-        "--query-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="cancel queries still running this many seconds after they started (waiting for "
-        "the database to open or for a worker does not count)",
-    )
-    add(
-        "--queue-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="refuse queries that waited this long for a free worker, as 'server is busy' "
-        "(default: 60 with --query-timeout, else no limit; 0: no limit)",
-    )
-    add("--memory-limit", default=None, metavar="SIZE", help="DuckDB's memory_limit, e.g. 4GB")
-    add("--threads", type=int, default=None, help="DuckDB's worker threads")
-    add(
-        "--max-connections",
-        type=int,
-        default=1024,
-        help="connections accepted at once; more get HTTP 503 (default 1024)",
-    )
-    add(
-        "--max-sql-size",
-        type=parse_size,
-        default=256 << 10,
-        metavar="SIZE",
-        help="longest SQL text a client may send (default 256K)",
-    )
-    add(
-        "--init-sql",
-        type=read_sql_file,
-        default=None,
-        metavar="FILE",
-        help="SQL statements run once on the server's connection at start "
-        "(e.g. INSTALL/LOAD, secrets, ATTACH)",
-    )
-    add(
-        "--cluster",
-        default=None,
-        metavar="POSTGRESQL_URL",
-        help="run as one of several replicas: notify and CRDT rooms go through this "
-        "PostgreSQL database (needs the [lake] extra)",
-    )
-    add(
-        "--auth-timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="with a token: close connections not authenticated within this time (default 10)",
-    )
-    add(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="logging verbosity (default info)",
-    )
+    options.add_arguments(parser, options.CLI)
     return parser
 
 
@@ -268,41 +78,9 @@ def config_from_args(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> ServerConfig:
     """The server's configuration; raises TokenError for an unusable token file."""
-    origins = tuple(origin for group in args.allow_origin for origin in group)
-    return ServerConfig(
-        host=args.host,
-        port=args.port,
-        auth_token=auth_token(args, os.environ if environ is None else environ),
-        allow_origins=origins,
-        allow_hosts=tuple(args.allow_host),
-        sync=args.sync,
-        allow_client_snapshots=args.allow_client_snapshots,
-        save_debounce_ms=args.save_debounce_ms,
-        max_message_size=args.max_message_size,
-        limits=Limits(
-            auth_timeout=args.auth_timeout,
-            query_timeout=args.query_timeout,
-            queue_timeout=args.queue_timeout,
-            max_connections=args.max_connections,
-            max_sql_chars=args.max_sql_size,
-        ),
-        cluster=args.cluster,
-        engine=EngineConfig(
-            db_path=args.db_path or ":memory:",
-            extensions=args.extensions,
-            meta_namespace=args.meta_namespace,
-            meta_db=args.meta_db,
-            cache_dir=args.cache_dir,
-            pool_size=args.pool_size,
-            init_sql=args.init_sql or "",
-            sandbox=Sandbox(
-                read_only=args.read_only,
-                allowed_directories=tuple(args.allowed_directories),
-                memory_limit=args.memory_limit,
-                threads=args.threads,
-            ),
-        ),
-    )
+    values = options.values_from(args)
+    values["auth_token"] = auth_token(args, os.environ if environ is None else environ)
+    return options.server_config(values)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,6 @@ from .background import ServerThread
 from .fingerprint import fingerprint
 from .server import ServerConfig, SqlroomsServer
 
-DEFAULT_PORT = 4000
 # Seconds a thread may hold the GIL while another waits for it, while the server runs
 # (Python: 5 ms). A CPU-bound cell then delays a query by ~6 ms at p99, not ~20 (1 ms) or more.
 GIL_SWITCH_INTERVAL = 0.0002

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shlex
 from typing import Any, NoReturn
@@ -10,10 +11,9 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from . import notebook, widgets
-from .cli import parse_size
+from . import notebook, options, widgets
 from .fingerprint import is_sampled
-from .kernel import DEFAULT_PORT, KernelServer
+from .kernel import KernelServer
 
 USAGE = """\
 %sqlrooms start [options]     start this kernel's SQLRooms server
@@ -49,25 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     start = commands.add_parser("start", help="start the server", add_help=False)
-    start.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    start.add_argument("--host", default="127.0.0.1")
-    start.add_argument("--auth-token", help="token clients must send (default: a random one)")
-    start.add_argument("--no-token", action="store_true", help="accept clients without a token")
-    start.add_argument("--connection", help="name of a DuckDB connection variable to serve")
-    start.add_argument("--db-path", help="serve this DuckDB file instead of a connection")
-    start.add_argument("--sync", action="store_true", help="host CRDT rooms")
-    start.add_argument("--meta-db")
-    start.add_argument("--meta-namespace", default="__sqlrooms")
-    start.add_argument("--extensions", default="", help="comma-separated DuckDB extensions")
-    start.add_argument("--allow-origin", action="append", default=[], dest="allow_origins")
-    start.add_argument("--max-message-size", type=parse_size, default=None)
-    start.add_argument("--read-only", action="store_true", help="refuse every write")
-    start.add_argument("--allowed-directories", action="append", default=[], metavar="DIR")
-    start.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS")
-    start.add_argument("--memory-limit", default=None, metavar="SIZE")
-    start.add_argument("--threads", type=int, default=None)
-    start.add_argument("--max-connections", type=int, default=1024)
-    start.add_argument("--max-sql-size", type=parse_size, default=256 << 10, metavar="SIZE")
+    options.add_arguments(start, options.MAGIC)
 
     commands.add_parser("stop", add_help=False)
     commands.add_parser("status", add_help=False)
@@ -104,13 +86,7 @@ class SqlroomsMagics(Magics):
     def sqlrooms(self, line: str) -> None:
         """Serve this kernel's DuckDB to SQLRooms apps over a WebSocket.
 
-        %sqlrooms start [--port N] [--host H] [--auth-token T | --no-token]
-                        [--connection VAR | --db-path PATH] [--sync]
-                        [--meta-db PATH] [--meta-namespace NS] [--extensions LIST]
-                        [--allow-origin ORIGIN] [--max-message-size SIZE]
-                        [--read-only] [--allowed-directories DIR] [--query-timeout S]
-                        [--memory-limit SIZE] [--threads N] [--max-connections N]
-                        [--max-sql-size SIZE]
+        %sqlrooms start [options]
             Start the server on a thread of its own: a busy cell does not delay clients.
             It serves `duckdb.default_connection()` (what `duckdb.sql()` uses) unless
             --connection names a connection variable or --db-path a database file.
@@ -149,6 +125,11 @@ class SqlroomsMagics(Magics):
             raise UsageError(USAGE)
         getattr(self, f"_{args.command}")(args)
 
+    # The start line's flags, from the options table.
+    sqlrooms.__doc__ = inspect.cleandoc(sqlrooms.__doc__ or "").replace(
+        "%sqlrooms start [options]", options.synopsis(options.MAGIC, "%sqlrooms start"), 1
+    )
+
     # -- subcommands ---------------------------------------------------------
 
     def _start(self, args: argparse.Namespace) -> None:
@@ -159,29 +140,10 @@ class SqlroomsMagics(Magics):
 
             if not isinstance(connection, duckdb.DuckDBPyConnection):
                 raise UsageError(f"{args.connection} is not a DuckDB connection")
-        extensions = [e.strip() for e in args.extensions.split(",") if e.strip()]
+        keywords = options.values_from(args)
+        del keywords["connection"]
         try:
-            server = notebook.start(
-                connection,
-                db_path=args.db_path,
-                port=args.port,
-                host=args.host,
-                auth_token=args.auth_token,
-                require_token=not args.no_token,
-                sync=args.sync,
-                meta_db=args.meta_db,
-                meta_namespace=args.meta_namespace,
-                extensions=extensions,
-                allow_origins=args.allow_origins,
-                max_message_size=args.max_message_size,
-                read_only=args.read_only,
-                allowed_directories=args.allowed_directories,
-                query_timeout=args.query_timeout,
-                memory_limit=args.memory_limit,
-                threads=args.threads,
-                max_connections=args.max_connections,
-                max_sql_size=args.max_sql_size,
-            )
+            server = notebook.start(connection, **keywords)
         except (RuntimeError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:
@@ -256,7 +218,7 @@ class SqlroomsMagics(Magics):
         if expression in shell.user_ns:
             return shell.user_ns[expression]
         try:
-            return shell.ev(expression)
+            return shell.ev(expression)  # type: ignore[no-untyped-call]  # IPython untyped
         except Exception as exc:
             raise UsageError(f"cannot evaluate '{expression}': {exc}") from None
 

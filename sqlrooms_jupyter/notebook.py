@@ -8,16 +8,13 @@ to that server object: stop and start again builds them anew.
 from __future__ import annotations
 
 import atexit
-from collections.abc import Sequence
+import inspect
 from typing import Any
 
 import duckdb
 
-from .engine import EngineConfig
-from .kernel import DEFAULT_PORT, KernelServer, random_token
-from .sandbox import Sandbox
-from .server import ServerConfig
-from .session import Limits
+from . import options
+from .kernel import KernelServer, random_token
 
 _current: KernelServer | None = None
 _hooked_shell: Any = None
@@ -28,28 +25,7 @@ def current() -> KernelServer | None:
     return _current if _current is not None and _current.running else None
 
 
-def start(
-    con: duckdb.DuckDBPyConnection | None = None,
-    *,
-    db_path: str | None = None,
-    port: int = DEFAULT_PORT,
-    host: str = "127.0.0.1",
-    auth_token: str | None = None,
-    require_token: bool = True,
-    sync: bool = False,
-    meta_db: str | None = None,
-    meta_namespace: str = "__sqlrooms",
-    extensions: Sequence[str] = (),
-    allow_origins: Sequence[str] = (),
-    max_message_size: int | None = None,
-    read_only: bool = False,
-    allowed_directories: Sequence[str] = (),
-    query_timeout: float | None = None,
-    memory_limit: str | None = None,
-    threads: int | None = None,
-    max_connections: int = 1024,
-    max_sql_size: int = 256 << 10,
-) -> KernelServer:
+def start(con: duckdb.DuckDBPyConnection | None = None, **keywords: Any) -> KernelServer:
     """Start this kernel's SQLRooms server on a thread of its own.
 
     Clients query `con`, by default `duckdb.default_connection()` (what
@@ -59,47 +35,29 @@ def start(
     picks a free one. `read_only`, `allowed_directories`, `memory_limit` and
     `threads` are DuckDB settings of the whole database (the notebook's cells
     too), locked once set; see docs/security.md.
+
+    The keywords are `%sqlrooms start`'s flags (text is parsed as there, e.g.
+    `max_sql_size="1M"`):
     """
     global _current
+    values = options.keywords(keywords)
     running = current()
     if running is not None:
         raise RuntimeError(f"a SQLRooms server is already running at {running.url}; stop it first")
-    if con is not None and db_path is not None:
+    if con is not None and values["db_path"] is not None:
         raise ValueError("pass a connection or a db_path, not both")
-    if db_path is None and con is None:
+    if values["db_path"] is None and con is None:
         con = duckdb.default_connection()
-    token = auth_token or (random_token() if require_token else None)
-    config = ServerConfig(
-        host=host,
-        port=port,
-        auth_token=token,
-        allow_origins=tuple(allow_origins),
-        sync=sync,
-        limits=Limits(
-            query_timeout=query_timeout,
-            max_connections=max_connections,
-            max_sql_chars=max_sql_size,
-        ),
-        engine=EngineConfig(
-            db_path=db_path or ":memory:",
-            extensions=tuple(extensions),
-            meta_namespace=meta_namespace,
-            meta_db=meta_db,
-            sandbox=Sandbox(
-                read_only=read_only,
-                allowed_directories=tuple(allowed_directories),
-                memory_limit=memory_limit,
-                threads=threads,
-            ),
-        ),
-    )
-    if max_message_size is not None:
-        config.max_message_size = max_message_size
-    server = KernelServer(config, con)
-    server.start(port_fallback=port == DEFAULT_PORT)
+    token = values["auth_token"] or (random_token() if values["require_token"] else None)
+    values["auth_token"] = token
+    server = KernelServer(options.server_config(values), con)
+    server.start(port_fallback=values["port"] == options.DEFAULT_PORT)
     _current = server
     _hook_cells(server)
     return server
+
+
+start.__doc__ = inspect.cleandoc(start.__doc__ or "") + "\n" + options.keywords_doc()
 
 
 def stop() -> bool:

@@ -154,7 +154,7 @@ def show(server: KernelServer, view: View) -> None:
     if in_notebook():
         from IPython.display import display
 
-        display(live_panel(server, view))
+        display(live_panel(server, view))  # type: ignore[no-untyped-call]  # IPython untyped
     else:
         print(render_text(view(server)))
 

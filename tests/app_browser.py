@@ -7,7 +7,7 @@ import pytest
 
 from sqlrooms_jupyter import webapp
 
-from .lab.lab_support import chromium_missing_reason
+from .lab_support import chromium_missing_reason
 
 _missing = chromium_missing_reason() or (
     None if webapp.is_built() else "the app is not built (pip install -e .)"

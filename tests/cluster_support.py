@@ -9,13 +9,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from .polling import wait_until
 from .support import ServerProcess, free_port, http_get
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,14 +184,6 @@ class Replicas:
             server.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.05)
-
-
 def readyz(server: ServerProcess) -> int:
     try:
         return http_get(server.http + "/readyz")[0]
@@ -213,7 +204,7 @@ class MotoServer:
             stderr=subprocess.STDOUT,
         )
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        wait_for(self._up, timeout=60)
+        wait_until(self._up, "the replicas to answer", timeout=60, interval=0.05)
 
     def _up(self) -> bool:
         try:

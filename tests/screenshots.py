@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS
+from .lab_support import CHROMIUM, CHROMIUM_ARGS
 from .support import ServerProcess
 
 SQL = (

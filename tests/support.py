@@ -20,6 +20,11 @@ import pyarrow as pa
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from .polling import wait_until
+
+TESTS = Path(__file__).resolve().parent  # tests/: the npm projects the JS tests run live here
+ROOT = TESTS.parent  # the checkout: README.md, docs/, notebooks/
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -76,17 +81,15 @@ class ServerProcess:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.log()}")
             try:
-                if http_get(self.http + "/readyz")[0] == 200:
-                    return
+                return http_get(self.http + "/readyz")[0] == 200
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"server not ready:\n{self.log()}")
+                return False
+
+        wait_until(ready, "the server to be ready", timeout=timeout, interval=0.05, detail=self.log)
 
     def log(self) -> str:
         self._log.flush()
@@ -123,6 +126,7 @@ class Client:
         kwargs.setdefault("max_size", None)
         kwargs.setdefault("open_timeout", 10)
         self.ws: ClientConnection = connect(url, **kwargs).__enter__()
+        self.quiet_progress: set[str] = set()  # query ids whose progress frames recv skips
 
     def __enter__(self) -> Client:
         return self
@@ -136,8 +140,29 @@ class Client:
     def send(self, message: dict[str, Any] | str | bytes) -> None:
         self.ws.send(json.dumps(message) if isinstance(message, dict) else message)
 
+    def start_running(self, message: dict[str, Any], timeout: float = 30) -> None:
+        """Send a query and return once DuckDB runs it: its first progress frame (it asks for
+        them) says so. `recv` skips its later progress frames, so the test sees what it would
+        have seen without them."""
+        self.send({**message, "progress": True})
+        first = self._recv_one(timeout)
+        expected = {"type": "progress", "queryId": message["queryId"]}
+        assert isinstance(first, dict) and first.items() >= expected.items(), first
+        self.quiet_progress.add(message["queryId"])
+
     def recv(self, timeout: float = 30) -> dict[str, Any] | tuple[dict[str, Any], bytes]:
         """A text frame as a dict, or a binary frame as (header, payload)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self._recv_one(max(0.0, deadline - time.monotonic()))
+            if not (
+                isinstance(frame, dict)
+                and frame.get("type") == "progress"
+                and frame.get("queryId") in self.quiet_progress
+            ):
+                return frame
+
+    def _recv_one(self, timeout: float) -> dict[str, Any] | tuple[dict[str, Any], bytes]:
         frame = self.ws.recv(timeout)
         if isinstance(frame, str):
             return json.loads(frame)

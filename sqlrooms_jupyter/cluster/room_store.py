@@ -15,7 +15,6 @@ import base64
 import builtins
 import json
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -27,6 +26,7 @@ from ..crdt.store import (
     RoomError,
     RoomInfo,
     RoomStore,
+    Update,
     build_room,
     is_loro_error,
 )
@@ -40,62 +40,33 @@ log = logging.getLogger(__name__)
 INLINE_LIMIT = 6000  # base64 characters of an update sent inside its NOTIFY
 
 
-@dataclass(eq=False)
-class _Job:
-    kind: str  # "append" | "compact" | "load" | "list"
-    args: tuple[Any, ...]
-    future: asyncio.Future[Any]
-
-
 class PostgresRoomStore(RoomStore):
     def __init__(self, cluster: Cluster, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
         self.cluster = cluster
         self.rooms_table = cluster.table("sync_rooms")
         self.log_table = cluster.table("sync_updates")
-        self._loop = loop
         self._link = Link(cluster.url)
         self._read = Link(cluster.url)  # updates named by other replicas' messages
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
         self._receive: Receive | None = None
         self._loaded: set[str] = set()  # rooms read here: caught up after an outage
-        self.stopped = False
 
     def watch(self, receive: Receive) -> None:
         self._receive = receive
 
-    async def start(self) -> None:
+    async def open(self) -> None:
         self.cluster.on_reconnect.append(self._catch_up)
-        self._task = self._loop.create_task(self._run())
 
-    async def stop(self) -> None:
-        if self.stopped:
-            return
-        self.stopped = True
-        self._queue.put_nowait(None)
-        if self._task is not None:
-            await self._task
+    async def close(self) -> None:
         await self._link.close()
         await self._read.close()
 
-    def load(self, room_id: str) -> asyncio.Future[LoadedRoom]:
-        return self._submit("load", room_id)
-
-    def append(self, room_id: str, seq: int, data: bytes) -> asyncio.Future[None]:
-        return self._submit("append", room_id, data)
-
-    def compact(self, room_id: str, snapshot: bytes, upto: int) -> asyncio.Future[None]:
-        return self._submit("compact", room_id, snapshot)
-
-    def list(self) -> asyncio.Future[builtins.list[RoomInfo]]:
-        return self._submit("list")
-
-    def _submit(self, kind: str, *args: Any) -> asyncio.Future[Any]:
-        if self.stopped:
-            raise RoomError("server is shutting down")
-        job = _Job(kind, args, self._loop.create_future())
-        self._queue.put_nowait(job)
-        return job.future
+    async def failed(self, kind: str, exc: BaseException) -> BaseException:
+        if not isinstance(exc, (psycopg.Error, OSError)):
+            return await super().failed(kind, exc)
+        log.error("cluster rooms: %s failed: %s", kind, exc)
+        await self._link.close()
+        return RoomError(f"cluster storage unavailable: {exc}")
 
     # -- from other replicas ---------------------------------------------------
 
@@ -122,59 +93,26 @@ class PostgresRoomStore(RoomStore):
         room = build_room(room_id, *await self._read_room(conn, room_id))
         return bytes(room.doc.export(ExportMode.Snapshot()))
 
-    # -- the writer --------------------------------------------------------------
+    # -- the operations (run by `RoomStore`'s writer, one at a time) -------------
 
-    async def _run(self) -> None:
-        while True:
-            jobs = [await self._queue.get()]
-            while jobs[-1] is not None and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
-            batch = [job for job in jobs if job is not None]
-            start = 0
-            while start < len(batch):  # appends queued together share one commit
-                end = start + 1
-                if batch[start].kind == "append":
-                    while end < len(batch) and batch[end].kind == "append":
-                        end += 1
-                await self._process(batch[start:end])
-                start = end
-            if jobs[-1] is None:
-                return
+    async def read_room(self, room_id: str) -> LoadedRoom:
+        snapshot, updates, saved = await self._read_room(await self._link.get(), room_id)
+        self._loaded.add(room_id)
+        return build_room(room_id, snapshot, updates, saved)
 
-    async def _process(self, batch: builtins.list[_Job]) -> None:
-        try:
-            conn = await self._link.get()
-            result = await self._transact(conn, batch)
-        except (psycopg.Error, OSError) as exc:
-            log.error("cluster rooms: %s failed: %s", batch[0].kind, exc)
-            await self._link.close()
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(RoomError(f"cluster storage unavailable: {exc}"))
-            return
-        for job in batch:
-            if not job.future.done():
-                job.future.set_result(result)
+    async def read_list(self) -> builtins.list[RoomInfo]:
+        return await self._list(await self._link.get())
 
-    async def _transact(
-        self, conn: psycopg.AsyncConnection[Any], batch: builtins.list[_Job]
-    ) -> Any:
-        kind = batch[0].kind
-        if kind == "load":
-            room_id = batch[0].args[0]
-            snapshot, updates, saved = await self._read_room(conn, room_id)
-            self._loaded.add(room_id)
-            return build_room(room_id, snapshot, updates, saved)
-        if kind == "list":
-            return await self._list(conn)
-        if kind == "append":
-            async with conn.transaction():
-                for job in batch:
-                    await self._append(conn, *job.args)
-            return None
-        room_id, snapshot = batch[0].args
-        await self._compact(conn, room_id, snapshot)
-        return None
+    async def write_updates(self, updates: builtins.list[Update]) -> None:
+        """The log is keyed by a global row id: the room's local seq is not stored."""
+        conn = await self._link.get()
+        async with conn.transaction():
+            for room_id, _seq, data in updates:
+                await self._append(conn, room_id, data)
+
+    async def write_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
+        """Merges every log row it finds, so `upto` (a local seq) is not needed."""
+        await self._compact(await self._link.get(), room_id, snapshot)
 
     async def _append(self, conn: psycopg.AsyncConnection[Any], room_id: str, data: bytes) -> None:
         cursor = await conn.execute(
@@ -226,7 +164,7 @@ class PostgresRoomStore(RoomStore):
             rows = await cursor.fetchall()
             parts = [snapshot] + ([bytes(stored[0])] if stored and stored[0] else [])
             parts += [bytes(data) for _, data in rows]
-            merged = await self._loop.run_in_executor(None, _merge, parts)
+            merged = await self.loop.run_in_executor(None, _merge, parts)
             await conn.execute(
                 f"INSERT INTO {self.rooms_table} (room_id, snapshot, updated_at) "
                 "VALUES (%s, %s, now()) ON CONFLICT (room_id) DO UPDATE SET "

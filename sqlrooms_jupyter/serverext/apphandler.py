@@ -6,16 +6,13 @@ Jupyter's cookie signs in both. Same authorization as the relay: `execute` on `k
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..webapp import AppFilesMixin, app_policy_within
+from .handlers import AUTH_RESOURCE, authorized_to_execute
 from .redact import RedactedLogMixin
-
-AUTH_RESOURCE = "kernels"
-AUTH_ACTION = "execute"
 
 
 class JupyterAppHandler(RedactedLogMixin, AppFilesMixin, ExtensionHandlerMixin, JupyterHandler):
@@ -27,12 +24,12 @@ class JupyterAppHandler(RedactedLogMixin, AppFilesMixin, ExtensionHandlerMixin, 
         return app_policy_within(super().content_security_policy)
 
     @web.authenticated
-    @authorized(AUTH_ACTION)
+    @authorized_to_execute
     def get(self, path: str) -> None:
         self.serve_app(path)
 
     @web.authenticated
-    @authorized(AUTH_ACTION)
+    @authorized_to_execute
     def head(self, path: str) -> None:
         self.serve_app(path, include_body=False)
 
@@ -43,7 +40,7 @@ class JupyterAppSlashHandler(RedactedLogMixin, ExtensionHandlerMixin, JupyterHan
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
-    @authorized(AUTH_ACTION)
+    @authorized_to_execute
     def get(self) -> None:
         query = f"?{self.request.query}" if self.request.query else ""
         self.redirect(f"{self.request.path}/{query}")

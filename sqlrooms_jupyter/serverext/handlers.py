@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 
 AUTH_RESOURCE = "kernels"
 AUTH_ACTION = "execute"
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def authorized_to_execute(method: _Method) -> _Method:
+    """Jupyter's `@authorized("execute")`, with the method's type kept (the original's is lost)."""
+    return cast(_Method, authorized(AUTH_ACTION)(method))
+
+
 KERNEL_ID = r"(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)"
 
 
@@ -56,7 +65,7 @@ class KernelServersHandler(_Extension, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
-    @authorized(AUTH_ACTION)
+    @authorized_to_execute
     async def get(self) -> None:
         self.finish(json.dumps(await self.relay_manager.list_servers()))
 
@@ -67,7 +76,7 @@ class KernelServerHandler(_Extension, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
-    @authorized(AUTH_ACTION)
+    @authorized_to_execute
     async def get(self, kernel_id: str) -> None:
         try:
             status = await self.relay_manager.status(kernel_id)

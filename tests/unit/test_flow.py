@@ -18,8 +18,7 @@ from sqlrooms_jupyter.flow import (
     StreamSender,
     size_of,
 )
-
-from .polling import stays_blocked, wait_until
+from tests.polling import stays_blocked, wait_until, wait_until_async
 
 
 def _reserve_in_thread(
@@ -139,8 +138,7 @@ async def _drain(
     worker = loop.run_in_executor(None, sender_work, sender)
     chunks: list[bytes] = []
     lasts: list[bool] = []
-    while not started and not worker.done():
-        await asyncio.sleep(0.001)  # polling the loop until the worker opens the stream
+    await wait_until_async(lambda: started or worker.done(), "the stream", interval=0.001)
     if started:
         async for chunk, last in started[0].chunks():
             data = b"".join(bytes(piece) for piece in chunk)

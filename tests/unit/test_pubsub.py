@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from sqlrooms_jupyter.pubsub import Deliver, Fanout, Hub
+from tests.polling import wait_until_async
 
 
 class Client:
@@ -115,8 +116,8 @@ def test_a_fanout_carries_notifications_between_replicas() -> None:
 
         assert one.publish("ch", {"n": 1}, exclude=here) == 0
         assert isinstance(one.fanout, Replica) and one.fanout.published == [("ch", {"n": 1})]
-        while not there.frames:
-            await asyncio.sleep(0)  # the remote delivery arrives on a later loop turn
+        # The remote delivery arrives on a later loop turn.
+        await wait_until_async(lambda: there.frames, "the remote delivery", interval=0)
         assert there.frames == [_notify("ch", {"n": 1})]
         assert here.frames == [] and elsewhere.frames == []
 

@@ -1,0 +1,30 @@
+"""The one place the benchmarks import the server package's internals.
+
+When its modules move, only this file changes; tests/e2e/benchmarks/test_smoke.py fails
+until it does (select1_stages patches these classes, app measures the built app,
+profile_ours recognises the query pool's idle frames by the executor's file).
+"""
+
+from __future__ import annotations
+
+from sqlrooms_jupyter import executor, handlers, session, webapp
+from sqlrooms_jupyter.background import ServerThread
+from sqlrooms_jupyter.engine import EngineConfig
+from sqlrooms_jupyter.server import ServerConfig
+
+APP_DIR = webapp.APP_DIR  # the built SQLRooms app
+QueryWebSocket = handlers.QueryWebSocket
+Executor = executor.Executor
+Session = session.Session
+EXECUTOR_FILE = executor.__name__.replace(".", "/") + ".py"  # as py-spy names its frames
+
+__all__ = [
+    "APP_DIR",
+    "EXECUTOR_FILE",
+    "EngineConfig",
+    "Executor",
+    "QueryWebSocket",
+    "ServerConfig",
+    "ServerThread",
+    "Session",
+]
