@@ -16,6 +16,8 @@ APP_DIR = webapp.APP_DIR  # the built SQLRooms app
 QueryWebSocket = handlers.QueryWebSocket
 Executor = executor.Executor
 Session = session.Session
+# Where a query's terminal answer is sent from, on the loop (`_finish(task)`).
+InFlightQueries = session.InFlightQueries
 EXECUTOR_FILE = executor.__name__.replace(".", "/") + ".py"  # as py-spy names its frames
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "EXECUTOR_FILE",
     "EngineConfig",
     "Executor",
+    "InFlightQueries",
     "QueryWebSocket",
     "ServerConfig",
     "ServerThread",

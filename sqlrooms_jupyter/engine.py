@@ -1,8 +1,9 @@
 """The engine: one DuckDB connection, its threads, shared objects, queries and meta tables.
 
-A composition: the `Executor` owns the pool and cursors, `SharedObjects` the
-notebook's shared objects, the `QueryRunner` turns a protocol query into a
-result, `MetaTables` the server's own tables. Several engines can live in one
+A composition: the `Executor` owns the pool and cursors (`engine.executor`:
+tasks, cancel, progress), `SharedObjects` the notebook's shared objects, the
+`QueryRunner` turns a request into a result, `MetaTables` the server's own
+tables. A request enters by `run`, the one path for every kind. Several engines can live in one
 process, and an engine can be closed and another opened on the same file.
 """
 
@@ -28,12 +29,11 @@ from .executor import (
     Work,
     default_pool_size,
 )
-from .export import Exported
-from .flow import Pieces, StreamSender
+from .flow import Scheduler
 from .metadata import MetaTables
 from .protocol import Export, ProtocolError, Query
 from .registry import SharedObjects
-from .runner import Outcome, QueryRunner
+from .runner import Outcome, QueryRunner, Sink, Upload
 from .sandbox import Refused, Sandbox
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,10 @@ __all__ = [
     "EngineConfig",
     "Exhausted",
     "Outcome",
+    "Sink",
     "Task",
     "Unavailable",
+    "Upload",
     "is_expected_error",
 ]
 
@@ -87,8 +89,9 @@ class Engine:
         self.config = config or EngineConfig()
         self.meta = MetaTables(self.config.meta_namespace, self.config.meta_db)
         self.shared = SharedObjects()
-        self.executor = Executor(self.config.pool_size, self.config.conflict_retries)
-        self.executor.prepare = self._prepare_lane
+        self.executor = Executor(
+            self.config.pool_size, self.config.conflict_retries, prepare=self._prepare_lane
+        )
         self._given_connection = connection
         self._con: duckdb.DuckDBPyConnection | None = None
         self.runner: QueryRunner | None = None
@@ -106,15 +109,8 @@ class Engine:
     @property
     def blocked(self) -> int:
         """Cancelled queries still running: a read that `interrupt()` does not reach."""
-        return sum(task.cancelled.is_set() and not task.future.done() for task in self.tasks())
-
-    @property
-    def closing(self) -> bool:
-        return self.executor.closing
-
-    @closing.setter
-    def closing(self, value: bool) -> None:
-        self.executor.closing = value
+        tasks = self.executor.tasks()
+        return sum(task.cancelled.is_set() and not task.future.done() for task in tasks)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -149,7 +145,6 @@ class Engine:
         self.cache = ResultCache(cfg.cache_dir)
         self.runner = QueryRunner(
             cache=self.cache,
-            invalidate=self.invalidate_cache,
             direct_select=direct_select,
             read_only=sandbox.read_only,
             batch_rows=cfg.batch_rows,
@@ -157,10 +152,8 @@ class Engine:
             max_whole_result=cfg.max_whole_result,
             version=self._lake_version if self.lakes else None,
         )
-        self.executor.on_cursor = (lambda cursor: cursor.execute(use)) if use else None
         self._con = con
-        self.executor.closing = False
-        self.executor.start(con)
+        self.executor.start(con, (lambda cursor: cursor.execute(use)) if use else None)
 
     def close(self, timeout: float = 3.0) -> None:
         """Cancel everything, checkpoint, close the connection (if ours) and the pool."""
@@ -225,7 +218,8 @@ class Engine:
 
     def _registry_changed(self) -> None:
         self.executor.retire_lanes()  # they may hold an object no longer shared
-        self.invalidate_cache()
+        if self.cache is not None:
+            self.cache.invalidate()
 
     def _prepare_lane(self, lane: Lane, task: Task) -> None:
         if self.shared:
@@ -233,55 +227,30 @@ class Engine:
 
     # -- work ----------------------------------------------------------------
 
-    def tasks(self) -> list[Task]:
-        return self.executor.tasks()
-
-    def submit(self, task: Task, work: Work) -> Task:
-        return self.executor.submit(task, work)
-
-    def cancel(self, task: Task) -> bool:
-        return self.executor.cancel(task)
-
-    def progress(self, task: Task) -> float | None:
-        return self.executor.progress(task)
-
-    def run_query(
+    def run(
         self,
-        cursor: duckdb.DuckDBPyConnection,
         task: Task,
-        query: Query,
-        stream: StreamSender | None,
-    ) -> Outcome:
-        assert self.runner is not None
-        return self.runner.run(cursor, task, query, stream)
-
-    def export(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        task: Task,
-        request: Export,
-        send: Callable[[Pieces], None],
-    ) -> Exported:
-        assert self.runner is not None
-        return self.runner.export(cursor, task, request, send)
-
-    def upload_arrow(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        task: Task,
-        table: str,
-        ipc: memoryview,
-        max_bytes: int,
+        request: Query | Export | Upload,
+        sink: Sink,
+        then: Callable[[Task], object],
+        on: Scheduler,
     ) -> None:
-        assert self.runner is not None
-        self.runner.upload_arrow(cursor, task, table, ipc, max_bytes)
+        """Run one client request in the pool, its result through `sink`; `then(task)` is
+        called through `on` (the event loop) once the outcome is in `task.future`."""
+        self.executor.submit(task, self._work(request, sink), then, on)
+
+    def _work(self, request: Query | Export | Upload, sink: Sink) -> Work:
+        runner = self.runner
+        if runner is None:
+            return _not_open
+        if isinstance(request, Query):
+            return lambda cursor, task: runner.run(cursor, task, request, sink)
+        if isinstance(request, Export):
+            return lambda cursor, task: runner.export(cursor, task, request, sink)
+        return lambda cursor, task: runner.upload_arrow(cursor, task, request)
 
     def _lake_version(self, cursor: duckdb.DuckDBPyConnection) -> str:
         return lake.snapshot_version(cursor, self.lakes)
-
-    def invalidate_cache(self) -> None:
-        if self.cache is not None:
-            self.cache.invalidate()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -303,3 +272,7 @@ def _connect(db_path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         if path.is_file() and path.stat().st_size == 0:
             path.unlink()  # e.g. made by mktemp: not a database yet
     return duckdb.connect(db_path)
+
+
+def _not_open(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:
+    raise Unavailable("engine is not open")

@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from .flow import Aborted, Flag
+from .flow import Aborted, Flag, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,7 @@ class Executor:
         max_written_off: int | None = None,
         max_written_off_per_owner: int | None = None,
         write_off_after: float = WRITE_OFF_AFTER,
+        prepare: Prepare | None = None,
     ) -> None:
         self.pool_size = pool_size
         self.conflict_retries = conflict_retries
@@ -320,16 +321,23 @@ class Executor:
         self._generation = 0
         self._idle_lanes: list[Lane] = []
         self._lanes_lock = threading.Lock()
-        self.prepare: Prepare | None = None
+        self._prepare = prepare
         # Run on each new cursor, e.g. the `USE` that set-up SQL did on the connection.
-        self.on_cursor: Callable[[duckdb.DuckDBPyConnection], object] | None = None
+        self._on_cursor: Callable[[duckdb.DuckDBPyConnection], object] | None = None
         self.closing = False
 
     @property
     def open(self) -> bool:
         return self._con is not None and not self.closing
 
-    def start(self, con: duckdb.DuckDBPyConnection) -> None:
+    def start(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        on_cursor: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+    ) -> None:
+        """Serve `con`; `on_cursor` runs on each new cursor of it."""
+        self._on_cursor = on_cursor
+        self.closing = False
         self._pool = _Pool(self.pool_size, "sqlrooms-query", self.max_written_off)
         self._con = con
 
@@ -374,9 +382,9 @@ class Executor:
                 return self._idle_lanes.pop()
             generation = self._generation
         cursor = con.cursor()
-        if self.on_cursor is not None:
+        if self._on_cursor is not None:
             try:
-                self.on_cursor(cursor)
+                self._on_cursor(cursor)
             except BaseException:
                 cursor.close()
                 raise
@@ -395,12 +403,28 @@ class Executor:
         with self._tasks_lock:
             return list(self._tasks)
 
-    def submit(self, task: Task, work: Work) -> Task:
-        """Run `work(cursor, task)` in the pool; the result lands in `task.future`.
+    def submit(
+        self,
+        task: Task,
+        work: Work,
+        then: Callable[[Task], object] | None = None,
+        on: Scheduler | None = None,
+    ) -> Task:
+        """Run `work(cursor, task)` in the pool; the result lands in `task.future`, and
+        `then(task)` is called through `on` (e.g. the event loop) once it is there.
 
         A task cancelled before it is submitted is not run (its future is done)."""
+        if then is not None and on is not None:
+            task.future.add_done_callback(lambda _: on.call_soon_threadsafe(then, task))
         if not self.open or self._pool is None:
-            raise Unavailable("server is shutting down" if self.closing else "engine is not open")
+            refusal = Unavailable(
+                "server is shutting down" if self.closing else "engine is not open"
+            )
+            if then is None:
+                raise refusal
+            if not task.future.done():
+                task.future.set_exception(refusal)
+            return task
         if task.future.done():
             return task
         with self._tasks_lock:
@@ -442,8 +466,8 @@ class Executor:
             try:
                 if task.on_start is not None:
                     task.on_start(task)
-                if self.prepare is not None:
-                    self.prepare(lane, task)
+                if self._prepare is not None:
+                    self._prepare(lane, task)
                 result = self._with_conflict_retry(task, lane.cursor, work)
                 succeeded = True
             finally:

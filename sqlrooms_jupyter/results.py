@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .flow import Pieces, StreamSender
+from .flow import Pieces
 from .protocol import quote_identifier
 from .sandbox import Refused
 
@@ -92,9 +92,9 @@ class _MessageBuffer:
 
     closed = False
 
-    def __init__(self, prefix: bytes) -> None:
-        self.pieces: list[bytes | memoryview] = [prefix]
-        self.size = len(prefix)
+    def __init__(self) -> None:
+        self.pieces: Pieces = []
+        self.size = 0
 
     def write(self, chunk: Any) -> int:
         piece = chunk if isinstance(chunk, bytes) else memoryview(chunk)
@@ -112,32 +112,34 @@ class _MessageBuffer:
 
 def write_arrow(
     reader: pa.RecordBatchReader,
-    prefix: bytes,
     *,
     inline_limit: int,
-    stream: StreamSender | None,
+    send: Callable[[Pieces, bool], None] | None,
     check: Callable[[], None],
     whole_limit: int | None = None,
-) -> bytes | None:
-    """Write `prefix` + an Arrow IPC stream.
+) -> Pieces | None:
+    """Write an Arrow IPC stream (unframed: the session frames it).
 
-    Returns the whole message when it stays under `whole_limit` (default:
-    `inline_limit`), or when no stream is given. Otherwise it is sent through
-    `stream` in chunks of about `inline_limit` bytes, and None is returned.
-    `check` raises to stop early.
+    Returns the whole stream, as pieces, when it stays under `whole_limit` (default:
+    `inline_limit`), or when there is no `send`. Otherwise it goes to `send(chunk, last)`
+    in chunks of about `inline_limit` bytes, and None is returned. `check` raises to
+    stop early.
     """
-    buffer = _MessageBuffer(prefix)
+    buffer = _MessageBuffer()
     keep = inline_limit if whole_limit is None else whole_limit
+    streaming = False
     with pa.ipc.new_stream(buffer, reader.schema, options=_IPC_OPTIONS) as writer:
         for batch in reader:
             check()
             writer.write_batch(batch)
-            if stream is not None and buffer.size >= (inline_limit if stream.started else keep):
-                stream.send(buffer.take())
-    if stream is not None and stream.started:
-        stream.send(buffer.take(), last=True)
+            if send is not None and buffer.size >= (inline_limit if streaming else keep):
+                streaming = True
+                send(buffer.take(), False)
+    if streaming:
+        assert send is not None
+        send(buffer.take(), True)
         return None
-    return b"".join(buffer.take())
+    return buffer.take()
 
 
 # A JSON string, or a bare non-finite number as DuckDB writes it.

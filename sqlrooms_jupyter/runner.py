@@ -1,19 +1,24 @@
-"""One protocol query on a worker's cursor: what it does, results, the cache, uploads."""
+"""One protocol query on a worker's cursor: what it does, results, the cache, uploads.
+
+Results leave unframed through a `Sink` (the session's framing): whole ones once
+computed, large Arrow results and export files chunk by chunk. The cache keeps
+them unframed too.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
 from . import export, ipc_size, parse_cost, results, statements
 from .cache import ResultCache
 from .executor import Task
-from .flow import Pieces, StreamSender
-from .protocol import Export, Query, arrow_prefix, quote_identifier
+from .flow import Pieces
+from .protocol import Export, Query, quote_identifier
 from .sandbox import READ_ONLY_REFUSAL, Refused
 from .statements import Statements
 
@@ -39,7 +44,31 @@ class Outcome:
     """What a query produced: `ok`, a whole payload, or a payload already streamed."""
 
     kind: str  # "ok" | "arrow" | "json"
-    payload: bytes | bytearray | Pieces | None = None
+    payload: Pieces | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploadArrow request: `table` validated and quoted, `data` an Arrow IPC stream
+    whose data (decompressed) may be at most `max_bytes`."""
+
+    query_id: str
+    table: str
+    data: memoryview
+    max_bytes: int = 1 << 30
+
+
+class Sink(Protocol):
+    """Where one request's result goes, called on the worker computing it."""
+
+    def whole(self, payload: Pieces) -> Pieces:
+        """A whole result: framed, once the connection has room for it."""
+
+    def chunk(self, pieces: Pieces, last: bool) -> None:
+        """The next piece of a result sent as it is computed (waits for room)."""
+
+    def abort(self) -> None:
+        """The request failed: end a result already partly sent."""
 
 
 class QueryRunner:
@@ -47,7 +76,6 @@ class QueryRunner:
         self,
         *,
         cache: ResultCache | None,
-        invalidate: Callable[[], None],
         direct_select: bool,
         read_only: bool = False,
         batch_rows: int,
@@ -56,7 +84,6 @@ class QueryRunner:
         version: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> None:
         self.cache = cache
-        self._invalidate = invalidate
         self._direct_select = direct_select
         self._read_only = read_only
         self._batch_rows = batch_rows
@@ -74,9 +101,27 @@ class QueryRunner:
         cursor: duckdb.DuckDBPyConnection,
         task: Task,
         query: Query,
-        stream: StreamSender | None,
+        sink: Sink | None = None,
     ) -> Outcome:
-        """Execute one protocol query (in a worker thread)."""
+        """Execute one protocol query (in a worker thread); the outcome's payload is
+        framed by `sink` (without one: unframed, never streamed)."""
+        try:
+            outcome = self._run(cursor, task, query, sink)
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
+        if sink is not None and outcome.payload is not None:
+            outcome.payload = sink.whole(outcome.payload)
+        return outcome
+
+    def _run(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        task: Task,
+        query: Query,
+        sink: Sink | None,
+    ) -> Outcome:
         parse_cost.check_nesting(query.sql)
         if query.progress:
             _track_progress(cursor, task)
@@ -104,7 +149,7 @@ class QueryRunner:
         cache = self.cache if query.persist and pure_read else None
         if cache is None:
             try:
-                return self._compute(cursor, task, query, types, stream, relation)
+                return self._compute(cursor, task, query, types, sink, relation)
             finally:
                 if not pure_read:
                     self._changed()
@@ -113,15 +158,15 @@ class QueryRunner:
         with cache.computing(key):
             stored = cache.get(key)
             if stored is not None:
-                return _from_cache(query, stored)
+                return Outcome(query.kind, [stored])
             generation = cache.generation
             # Kept whole for the cache up to a bound; a larger one is streamed, not cached.
             outcome = self._compute(
-                cursor, task, query, types, stream, relation, whole=self._max_whole_result
+                cursor, task, query, types, sink, relation, whole=self._max_whole_result
             )
             unchanged = not self._version or self._version(cursor) == version
             if outcome.payload is not None and unchanged:
-                cache.put(key, _cacheable(query, outcome.payload), generation)
+                cache.put(key, b"".join(outcome.payload), generation)
             return outcome
 
     def _classify(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> Statements:
@@ -135,13 +180,17 @@ class QueryRunner:
         self._functions.forget()
         self._invalidate()
 
+    def _invalidate(self) -> None:
+        if self.cache is not None:
+            self.cache.invalidate()
+
     def _compute(
         self,
         cursor: duckdb.DuckDBPyConnection,
         task: Task,
         query: Query,
         types: tuple[Any, ...] | None,
-        stream: StreamSender | None,
+        sink: Sink | None,
         relation: duckdb.DuckDBPyRelation | None = None,
         whole: int | None = None,
     ) -> Outcome:
@@ -167,9 +216,8 @@ class QueryRunner:
             reader = results.record_batches(relation, self._batch_rows)
         payload = results.write_arrow(
             reader,
-            arrow_prefix(query.query_id),
             inline_limit=self._stream_chunk_bytes,
-            stream=stream,
+            send=sink.chunk if sink is not None else None,
             check=task.check,
             whole_limit=whole,
         )
@@ -180,7 +228,7 @@ class QueryRunner:
         cursor: duckdb.DuckDBPyConnection,
         task: Task,
         request: Export,
-        send: Callable[[Pieces], None],
+        sink: Sink,
     ) -> export.Exported:
         """Run one SELECT and send its result as a file, chunk by chunk (in a worker thread)."""
         parse_cost.check_nesting(request.sql)
@@ -196,7 +244,7 @@ class QueryRunner:
             results.record_batches(relation, self._batch_rows),
             request.format,
             chunk_bytes=EXPORT_CHUNK_BYTES,
-            send=send,
+            send=lambda chunk: sink.chunk(chunk, False),
             check=task.check,
         )
 
@@ -204,18 +252,16 @@ class QueryRunner:
         self,
         cursor: duckdb.DuckDBPyConnection,
         task: Task,
-        table: str,
-        ipc: memoryview,
-        max_bytes: int = 1 << 30,
+        upload: Upload,
     ) -> None:
-        """CREATE OR REPLACE `table` (already validated and quoted) from an IPC stream whose
-        data (decompressed) is at most `max_bytes`; a larger one creates nothing."""
+        """CREATE OR REPLACE the table from the IPC stream; one over its bound creates nothing."""
         import pyarrow as pa
 
         if self._read_only:
             raise Refused(READ_ONLY_REFUSAL)
-        data = pa.py_buffer(ipc)
-        ipc_size.check_stream_size(data, max_bytes, "uploadArrow")
+        table = upload.table
+        data = pa.py_buffer(upload.data)
+        ipc_size.check_stream_size(data, upload.max_bytes, "uploadArrow")
         reader = pa.ipc.open_stream(data)
         view = f"__sqlrooms_upload_{threading.get_ident()}_{id(task)}"
         cursor.register(view, reader)
@@ -260,17 +306,3 @@ def _track_progress(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:
         cursor.execute("SET enable_progress_bar_print = false")
     except duckdb.Error:
         pass
-
-
-def _cacheable(query: Query, payload: bytes | bytearray | Pieces) -> bytes:
-    if isinstance(payload, list):  # JSON records
-        return b"".join(payload)
-    if query.kind == "arrow":  # store without the per-query frame prefix
-        return bytes(payload[len(arrow_prefix(query.query_id)) :])
-    return bytes(payload)
-
-
-def _from_cache(query: Query, stored: bytes) -> Outcome:
-    if query.kind == "arrow":
-        return Outcome("arrow", arrow_prefix(query.query_id) + stored)
-    return Outcome("json", [stored])

@@ -253,7 +253,7 @@ class SqlroomsServer:
         self._http.stop()
         if self._relay_http is not None:
             self._relay_http.stop()
-        self.engine.closing = True
+        self.engine.executor.closing = True
         for session in list(self.state.sessions):
             session.shutdown(reason)
         await asyncio.sleep(0.05)  # let the close frames go out
@@ -359,7 +359,8 @@ class SqlroomsServer:
 
     def invalidate_cache(self) -> None:
         """Forget cached results (e.g. a notebook cell wrote to the database)."""
-        self.engine.invalidate_cache()
+        if self.engine.cache is not None:
+            self.engine.cache.invalidate()
 
     def status(self) -> dict[str, Any]:
         now = time.time()
@@ -380,7 +381,7 @@ class SqlroomsServer:
                     "age_seconds": round(now - task.submitted, 3),
                     "running": task.running,
                 }
-                for task in self.engine.tasks()
+                for task in self.engine.executor.tasks()
             ],
             "channels": self.hub.channels(),
             "rooms": self.rooms.summary() if self.rooms is not None else None,

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 from benchmarks.internals import (
     EngineConfig,
     Executor,
+    InFlightQueries,
     QueryWebSocket,
     ServerConfig,
     ServerThread,
-    Session,
 )
 
 WARM_UP = 200
@@ -61,7 +61,7 @@ def main() -> int:
     on_message = QueryWebSocket.on_message
     run = Executor._run
     retry = Executor._with_conflict_retry
-    finish = Session._finish
+    finish = InFlightQueries._finish
 
     def timed_on_message(self: Any, message: Any) -> None:
         t = now()
@@ -78,16 +78,16 @@ def main() -> int:
         current["work"], current["worked"] = now() - t, now()
         return result
 
-    def timed_finish(self: Any, task: Any, on_result: Any) -> None:
+    def timed_finish(self: Any, task: Any) -> None:
         current["finish"] = now()
-        finish(self, task, on_result)
+        finish(self, task)
         current["sent"] = now()
         records.append(dict(current))
 
     QueryWebSocket.on_message = timed_on_message  # type: ignore[method-assign]
     Executor._run = timed_run  # type: ignore[method-assign]
     Executor._with_conflict_retry = timed_retry  # type: ignore[method-assign]
-    Session._finish = timed_finish  # type: ignore[method-assign]
+    InFlightQueries._finish = timed_finish  # type: ignore[method-assign]
 
     thread = ServerThread(ServerConfig(port=0, engine=EngineConfig(extensions=())))
     server = thread.start()

@@ -13,8 +13,8 @@ import pytest
 from sqlrooms_jupyter import results
 from sqlrooms_jupyter.cache import ResultCache
 from sqlrooms_jupyter.executor import Cancelled, Executor, Task
-from sqlrooms_jupyter.protocol import Query, parse_binary
-from sqlrooms_jupyter.runner import Outcome, QueryRunner
+from sqlrooms_jupyter.protocol import Query
+from sqlrooms_jupyter.runner import Outcome, QueryRunner, Upload
 
 
 class Harness:
@@ -23,18 +23,16 @@ class Harness:
     def __init__(self, direct_select: bool) -> None:
         self.con = duckdb.connect()
         self.cache = ResultCache()
-        self.invalidations = 0
         self.runner = QueryRunner(
             cache=self.cache,
-            invalidate=self._invalidate,
             direct_select=direct_select,
             batch_rows=1000,
             stream_chunk_bytes=1 << 20,
         )
 
-    def _invalidate(self) -> None:
-        self.invalidations += 1
-        self.cache.invalidate()
+    @property
+    def invalidations(self) -> int:
+        return self.cache.generation
 
     def run(
         self, kind: str, sql: str, persist: bool = False, cursor: Any = None
@@ -61,10 +59,10 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
 
 
 def _table(outcome: Outcome) -> pa.Table:
-    assert outcome.kind == "arrow" and isinstance(outcome.payload, (bytes, bytearray))
-    parsed = parse_binary(bytes(outcome.payload))
-    assert parsed is not None
-    return pa.ipc.open_stream(pa.py_buffer(parsed[1])).read_all()
+    """An Arrow outcome: unframed IPC pieces (the session frames them)."""
+    assert outcome.kind == "arrow" and isinstance(outcome.payload, list)
+    whole = b"".join(bytes(piece) for piece in outcome.payload)
+    return pa.ipc.open_stream(pa.py_buffer(whole)).read_all()
 
 
 def _records(outcome: Outcome) -> Any:
@@ -157,24 +155,22 @@ def test_persisted_results_come_from_the_cache_until_a_write(harness: Harness) -
     # A change the server does not see (as a notebook cell's): the cache answers.
     harness.con.execute("INSERT INTO t VALUES (10)")
     cached, _ = harness.run("arrow", "SELECT sum(x) AS s FROM t", persist=True)
-    assert cached.payload == first.payload
+    assert _table(cached).equals(_table(first))
     # A write through the server invalidates.
     harness.run("exec", "INSERT INTO t VALUES (100)")
     fresh, _ = harness.run("arrow", "SELECT sum(x) AS s FROM t", persist=True)
     assert _table(fresh).to_pylist() == [{"s": 111}]
 
 
-def test_cached_arrow_answers_carry_the_new_query_id(harness: Harness) -> None:
+def test_cached_arrow_answers_are_the_same_unframed_result(harness: Harness) -> None:
     sql = "SELECT 7 AS seven"
-    for query_id in ("first", "second"):
-        task = Task("arrow", sql, query_id)
-        outcome = harness.runner.run(
-            harness.con.cursor(), task, Query("arrow", sql, query_id, True), None
+    outcomes = [
+        harness.runner.run(
+            harness.con.cursor(), Task("arrow", sql, q), Query("arrow", sql, q, True)
         )
-        assert isinstance(outcome.payload, (bytes, bytearray))
-        parsed = parse_binary(bytes(outcome.payload))
-        assert parsed is not None and parsed[0]["queryId"] == query_id
-        assert pa.ipc.open_stream(pa.py_buffer(parsed[1])).read_all().to_pylist() == [{"seven": 7}]
+        for q in ("first", "second")
+    ]
+    assert [_table(o).to_pylist() for o in outcomes] == [[{"seven": 7}]] * 2
     assert harness.cache.stats()["entries"] == 1
 
 
@@ -211,8 +207,9 @@ def _ipc(table: pa.Table) -> memoryview:
 def test_upload_arrow_replaces_the_table_and_leaves_no_view(harness: Harness) -> None:
     cursor = harness.con.cursor()
     table = pa.table({"id": [1, 2, 3], "name": ["a", "b", None]})
-    harness.runner.upload_arrow(cursor, Task("arrow", "", "u"), '"up"', _ipc(table))
-    harness.runner.upload_arrow(cursor, Task("arrow", "", "u"), '"up"', _ipc(pa.table({"id": [9]})))
+    harness.runner.upload_arrow(cursor, Task("arrow", "", "u"), Upload("u", '"up"', _ipc(table)))
+    nine = _ipc(pa.table({"id": [9]}))
+    harness.runner.upload_arrow(cursor, Task("arrow", "", "u"), Upload("u", '"up"', nine))
     assert harness.con.sql("SELECT * FROM up").fetchall() == [(9,)]
     views = cursor.sql(
         "SELECT count(*) FROM duckdb_views() WHERE view_name LIKE '__sqlrooms_upload%'"
@@ -225,7 +222,9 @@ def test_a_truncated_upload_fails_and_creates_nothing(harness: Harness) -> None:
     whole = bytes(_ipc(pa.table({"x": list(range(1000))})))
     with pytest.raises(pa.ArrowInvalid):
         harness.runner.upload_arrow(
-            harness.con.cursor(), Task("arrow", "", "u"), '"bad"', memoryview(whole[:100])
+            harness.con.cursor(),
+            Task("arrow", "", "u"),
+            Upload("u", '"bad"', memoryview(whole[:100])),
         )
     assert harness.con.sql(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'bad'"

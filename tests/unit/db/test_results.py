@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +11,6 @@ import pyarrow as pa
 import pytest
 
 from sqlrooms_jupyter import results
-from sqlrooms_jupyter.flow import Backpressure, ResultStream, StreamSender
-from sqlrooms_jupyter.protocol import arrow_prefix, parse_binary
 
 
 @pytest.fixture
@@ -151,28 +147,19 @@ def test_json_many_batches_keep_order_and_commas(con: duckdb.DuckDBPyConnection)
     assert rows[0] == {"i": 0, "s": "v0"} and rows[-1] == {"i": 199_999, "s": "v199999"}
 
 
-def _read_message(message: bytes, query_id: str) -> pa.Table:
-    parsed = parse_binary(message)
-    assert parsed is not None
-    header, body = parsed
-    assert header == {"type": "arrow", "queryId": query_id}
-    return pa.ipc.open_stream(pa.py_buffer(body)).read_all()
-
-
 ARROW_SQL = (
     "SELECT i, i::HUGEINT * 1000000000000 AS h, i / 3 AS d, 'row ' || i AS s, "
     "[i, i + 1] AS l, {'k': i} AS st FROM range(10000) t(i)"
 )
 
 
-def test_write_arrow_inline_is_prefix_and_the_exact_table(con: duckdb.DuckDBPyConnection) -> None:
+def test_write_arrow_inline_is_the_exact_table_unframed(con: duckdb.DuckDBPyConnection) -> None:
     expected = results.arrow_table(con.sql(ARROW_SQL))
     reader = results.record_batches(con.sql(ARROW_SQL), 1024)
-    message = results.write_arrow(
-        reader, arrow_prefix("q1"), inline_limit=1 << 30, stream=None, check=lambda: None
-    )
-    assert message is not None
-    assert _read_message(message, "q1").equals(expected)
+    pieces = results.write_arrow(reader, inline_limit=1 << 30, send=None, check=lambda: None)
+    assert pieces is not None
+    whole = b"".join(bytes(piece) for piece in pieces)
+    assert pa.ipc.open_stream(pa.py_buffer(whole)).read_all().equals(expected)
 
 
 def test_select_batches_matches_the_relation_path(con: duckdb.DuckDBPyConnection) -> None:
@@ -184,29 +171,19 @@ def test_select_batches_matches_the_relation_path(con: duckdb.DuckDBPyConnection
 
 def test_write_arrow_streams_large_results_in_chunks(con: duckdb.DuckDBPyConnection) -> None:
     expected = results.arrow_table(con.sql(ARROW_SQL))
-
-    async def stream_it() -> tuple[bytes | None, list[bytes]]:
-        loop = asyncio.get_running_loop()
-        budget = Backpressure(limit=1 << 30)
-        streams: list[ResultStream] = []
-        sender = StreamSender(loop, budget, threading.Event(), streams.append)
-        reader = results.record_batches(con.sql(ARROW_SQL), 1000)
-        returned = await asyncio.to_thread(
-            results.write_arrow,
-            reader,
-            arrow_prefix("q2"),
-            inline_limit=16 << 10,
-            stream=sender,
-            check=lambda: None,
-        )
-        assert len(streams) == 1
-        chunks = [b"".join(bytes(p) for p in chunk) async for chunk, _ in streams[0].chunks()]
-        return returned, chunks
-
-    returned, chunks = asyncio.run(stream_it())
+    chunks: list[tuple[bytes, bool]] = []
+    reader = results.record_batches(con.sql(ARROW_SQL), 1000)
+    returned = results.write_arrow(
+        reader,
+        inline_limit=16 << 10,
+        send=lambda pieces, last: chunks.append((b"".join(map(bytes, pieces)), last)),
+        check=lambda: None,
+    )
     assert returned is None
     assert len(chunks) > 3
-    assert _read_message(b"".join(chunks), "q2").equals(expected)
+    assert [last for _, last in chunks] == [False] * (len(chunks) - 1) + [True]
+    whole = b"".join(chunk for chunk, _ in chunks)
+    assert pa.ipc.open_stream(pa.py_buffer(whole)).read_all().equals(expected)
 
 
 def test_write_arrow_stops_when_check_raises(con: duckdb.DuckDBPyConnection) -> None:
@@ -219,7 +196,7 @@ def test_write_arrow_stops_when_check_raises(con: duckdb.DuckDBPyConnection) -> 
 
     reader = results.record_batches(con.sql("SELECT * FROM range(100000) t(i)"), 100)
     with pytest.raises(RuntimeError, match="cancelled"):
-        results.write_arrow(reader, b"", inline_limit=1 << 30, stream=None, check=check)
+        results.write_arrow(reader, inline_limit=1 << 30, send=None, check=check)
     assert len(batches) == 3
 
 

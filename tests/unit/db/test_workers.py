@@ -239,8 +239,6 @@ def test_retire_lanes_closes_idle_cursors_and_stales_busy_ones(
 
 
 def test_prepare_runs_on_the_lane_before_the_work(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=1)
-    pool.start(con)
     prepared: list[tuple[str, int]] = []
 
     def prepare(lane: Lane, task: Task) -> None:
@@ -248,7 +246,8 @@ def test_prepare_runs_on_the_lane_before_the_work(con: duckdb.DuckDBPyConnection
         prepared.append((task.query_id, len(lane.registered)))
         lane.cursor.execute("SET VARIABLE prepared_for = ?", [task.query_id])
 
-    pool.prepare = prepare
+    pool = Executor(pool_size=1, prepare=prepare)
+    pool.start(con)
 
     def read(cursor: duckdb.DuckDBPyConnection, task: Task) -> Any:
         task.cursor_reusable = True
