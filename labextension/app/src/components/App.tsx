@@ -63,6 +63,14 @@ function Header({status, access, theme, onToggleTheme}: Omit<Props, 'value'>) {
         <span className={`inline-block h-2 w-2 rounded-full ${dot}`} />
         {status} · {where}
       </span>
+      {access.readOnly && (
+        <span
+          className="rounded border border-amber-500 px-1.5 text-xs text-amber-700 dark:text-amber-300"
+          title="This server is read-only: queries run, changes (CREATE, INSERT, …) are refused"
+        >
+          read-only
+        </span>
+      )}
       <span className="flex-1" />
       {!isFramed() && (
         <Button size="xs" variant="ghost" onClick={onToggleTheme} aria-label="Toggle dark theme">
