@@ -1,6 +1,6 @@
 import {Button} from '@sqlrooms/ui';
 import type * as arrow from 'apache-arrow';
-import {useEffect, useMemo, useState} from 'react';
+import {useEffect, useMemo, useRef, useState} from 'react';
 import {useApp} from '../appContext';
 import {describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import {commandDone} from '../outcome';
@@ -16,6 +16,8 @@ export const PAGE_SIZE = 100;
 
 type Outcome = {
   table?: arrow.Table;
+  /** The SQL `table` answers (a newer one may be loading). */
+  sql?: string;
   error?: string;
   ms?: number;
   loading: boolean;
@@ -58,7 +60,7 @@ function useQuery(
         })
       : store.connector.query(sql, {signal: abort.signal});
     answer.then(
-      (table) => setOutcome({table, ms: performance.now() - started, loading: false}),
+      (table) => setOutcome({table, sql, ms: performance.now() - started, loading: false}),
       (error) => {
         if (abort.signal.aborted && !isAbort(error)) return;
         setOutcome({
@@ -193,9 +195,12 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
   }, [run.sql, run.version]);
   const shown = filteredSql(run.sql, filters);
   // The page is the tab's main query: it reports progress; the count and types run beside it.
-  const answer = useQuery(pagedTextQuery(shown, sorting, page), [run.version], {
-    progress: true,
-  });
+  const pageSql = pagedTextQuery(shown, sorting, page);
+  const answer = useQuery(pageSql, [run.version], {progress: true});
+  // The rows on screen keep their own page's numbers while the next page loads.
+  const pageOfSql = useRef(new Map<string, Page>());
+  pageOfSql.current.set(pageSql, page);
+  const shownPage = (answer.sql && pageOfSql.current.get(answer.sql)) || page;
   const count = useQuery(countQuery(shown), [run.version]);
   const described = useQuery(describeQuery(run.sql), [run.version]);
   const columns = useMemo(
@@ -221,6 +226,7 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
       numRows={numRows}
       isFetching={answer.loading}
       page={page}
+      shownPage={shownPage}
       onPageChange={setPage}
       sorting={sorting}
       onSortingChange={(s) => {
