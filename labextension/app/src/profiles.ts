@@ -17,6 +17,8 @@ export function profileKind(type: string): ProfileKind {
   return MEASURABLE.test(type) && !/\[\]$|^(TIME\b)/i.test(type) ? 'histogram' : 'top';
 }
 
+const INTEGER = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)\b/i;
+
 function isTemporal(type: string): boolean {
   return /^(DATE|TIMESTAMP)/i.test(type);
 }
@@ -70,6 +72,20 @@ function formatEdge(value: number, type: string): string {
   return Number(value.toPrecision(6)).toString();
 }
 
+/**
+ * What a bin covers, `[from, to)` (the last one `[from, to]`): for integers the values really in
+ * it (`0 – 187499`, not `0 – 187500`, which is the next bin's first).
+ */
+function binLabel(from: number, to: number, last: boolean, type: string): string {
+  if (INTEGER.test(type)) {
+    const first = Math.ceil(from);
+    const end = last ? Math.floor(to) : Math.ceil(to) - 1;
+    if (first === end) return String(first);
+    if (first < end) return `${first} – ${end}`;
+  }
+  return `${formatEdge(from, type)} – ${formatEdge(to, type)}`;
+}
+
 /** Bars of a histogram answer: empty bins included, so the shape reads right. */
 export function histogramProfile(
   rows: {bin: number | null; n: number; lo: number | null; hi: number | null}[],
@@ -102,7 +118,7 @@ export function histogramProfile(
     const from = lo + bin * width;
     const to = bin === BINS - 1 ? hi : lo + (bin + 1) * width;
     const last = bin === BINS - 1;
-    const label = `${formatEdge(from, type)} – ${formatEdge(to, type)}`;
+    const label = binLabel(from, to, last, type);
     return {
       label,
       n: byBin.get(bin) ?? 0,
