@@ -81,7 +81,7 @@ describe('column profiles', () => {
     expect(p.bars.map((b) => b.label)).toEqual(['Oslo', 'NULL']);
     expect(p.bars[1].filter.predicate).toBe('"city" IS NULL');
     expect(p.bars[0].filter.predicate).toBe(`"city"::VARCHAR = 'Oslo'`);
-    expect(p.note).toBe('3 more (20%)');
+    expect(p.note).toBe('+3 more (20%)');
     expect(p.nulls).toBe(2);
     expect(topValuesProfile([{v: 'a', n: 9, distinct: 2, total: 10, nulls: 1}], 'c').nulls).toBe(1);
     expect(topValuesQuery('from t', "it's")).toContain(`"it's"::VARCHAR`);

@@ -6,7 +6,7 @@
 import {quoteId} from './format';
 
 export const BINS = 16;
-export const TOP_VALUES = 4;
+export const TOP_VALUES = 3;
 
 export type ProfileKind = 'histogram' | 'top';
 
@@ -17,7 +17,8 @@ export function profileKind(type: string): ProfileKind {
   return MEASURABLE.test(type) && !/\[\]$|^(TIME\b)/i.test(type) ? 'histogram' : 'top';
 }
 
-const INTEGER = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)\b/i;
+const INTEGER =
+  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)\b/i;
 
 function isTemporal(type: string): boolean {
   return /^(DATE|TIMESTAMP)/i.test(type);
@@ -28,7 +29,8 @@ function measure(column: string, type: string): string {
   return isTemporal(type) ? `epoch(${quoteId(column)})` : `${quoteId(column)}::DOUBLE`;
 }
 
-export type Filter = {column: string; predicate: string; label: string};
+/** A filter from a profile's bar; `value` is the text value picked among the top values. */
+export type Filter = {column: string; predicate: string; label: string; value?: string | null};
 
 /** `sql` with every filter but the one on `except`. */
 export function filteredSql(sql: string, filters: Filter[], except?: string): string {
@@ -46,13 +48,20 @@ export function histogramQuery(sql: string, column: string, type: string): strin
   );
 }
 
-/** The most frequent values (NULL among them), with the number of distinct values and rows. */
-export function topValuesQuery(sql: string, column: string): string {
+/**
+ * The most frequent values (NULL among them), with the number of distinct values and rows;
+ * `keep` (the value a filter picked) is always among them, so the profile can show it.
+ */
+export function topValuesQuery(sql: string, column: string, keep?: string | null): string {
+  const kept =
+    keep === undefined
+      ? ''
+      : `(v IS NOT DISTINCT FROM ${keep === null ? 'NULL' : sqlString(keep)}) DESC, `;
   return (
     `WITH g AS (SELECT ${quoteId(column)}::VARCHAR AS v, count(*)::BIGINT AS n FROM (\n${sql}\n) GROUP BY 1) ` +
     'SELECT v, n, (SELECT count(*) FROM g)::BIGINT AS distinct_n, (SELECT sum(n) FROM g)::BIGINT AS total, ' +
     '(SELECT coalesce(sum(n) FILTER (WHERE v IS NULL), 0) FROM g)::BIGINT AS nulls ' +
-    `FROM g ORDER BY n DESC, v NULLS LAST LIMIT ${TOP_VALUES}`
+    `FROM g ORDER BY ${kept}n DESC, v NULLS LAST LIMIT ${TOP_VALUES}`
   );
 }
 
@@ -150,17 +159,24 @@ export function topValuesProfile(
           ? `${quoteId(column)} IS NULL`
           : `${quoteId(column)}::VARCHAR = ${sqlString(r.v)}`,
       label: `${column} = ${r.v ?? 'NULL'}`,
+      value: r.v,
     },
   }));
-  const shown = rows.reduce((s, r) => s + r.n, 0);
-  const others = distinct - rows.length;
+  return withNote({bars: [...bars].sort((a, b) => b.n - a.n), nulls, total}, distinct);
+}
+
+/** `+N more (P%)` when `bars` are not every value there is. */
+export function withNote(profile: Profile, distinct: number): Profile {
+  const {bars, nulls, total} = profile;
+  const shown = bars.reduce((s, b) => s + b.n, 0);
+  const others = distinct - bars.length;
   return {
     bars,
     nulls,
     total,
     note:
       others > 0
-        ? `${others.toLocaleString('en-US')} more (${Math.round(((total - shown) / Math.max(1, total)) * 100)}%)`
+        ? `+${others.toLocaleString('en-US')} more (${Math.round(((total - shown) / Math.max(1, total)) * 100)}%)`
         : undefined,
   };
 }
