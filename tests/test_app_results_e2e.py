@@ -3,6 +3,7 @@ of a page always match its rows, and the grid says when a page is loading."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,13 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
             " (range % 100000)::DECIMAL(12, 2) as amount,"
             " TIMESTAMP '2024-01-01' + to_minutes(range % 500000) as ts"
             f" from range({ROWS})"
+        )
+        # alpha is the commonest product, yet rare among small amounts.
+        con.sql(
+            "create table shop as select range as id, range % 100 as amount,"
+            " case when range % 100 >= 50 or range % 50 = 0 then 'alpha'"
+            " else ['beta', 'gamma', 'delta', 'epsilon'][range % 4 + 1] end as product"
+            " from range(10000)"
         )
     return db
 
@@ -89,7 +97,7 @@ SAMPLE_FIRST_ROWS = """async (last) => {
 def test_a_far_page_of_a_sorted_result_never_shows_numbers_of_other_rows(page: Page) -> None:
     from playwright.sync_api import expect
 
-    run_sql(page, "select id, product from sales")
+    run_sql(page, "select id, md5(id::VARCHAR) as h from sales")
     expect(page.get_by_test_id("row-count")).to_contain_text("3,000,000", timeout=UI_MS)
     page.get_by_role("columnheader", name="id").click()  # numbers sort descending first
     first = page.locator("table tbody tr:first-child td")
@@ -102,3 +110,75 @@ def test_a_far_page_of_a_sorted_result_never_shows_numbers_of_other_rows(page: P
     assert all(n + i == ROWS + 1 for n, i in samples), samples[:3]
     assert seen["busy"], f"the grid did not say it was loading ({len(samples)} frames)"
     expect(page.get_by_test_id("grid-loading")).to_have_count(0)
+
+
+def test_a_picked_top_value_stays_highlighted_in_its_own_profile(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    run_sql(page, "select product, amount from shop")
+    products = page.get_by_role("group", name="product top values")
+    alpha = products.locator('button[title^="alpha:"]')
+    expect(alpha).to_be_visible(timeout=UI_MS)
+    expect(page.get_by_test_id("column-profile").first).to_contain_text("+2 more")
+    alpha.click()
+    expect(page.get_by_test_id("filter-chip")).to_contain_text("product = alpha")
+    expect(alpha).to_have_attribute("aria-pressed", "true", timeout=UI_MS)
+    # Small amounts, where alpha is rare: it leaves the top three, yet stays in its profile.
+    small = page.get_by_role("group", name="amount histogram").get_by_role("button").first
+    expect(small).to_have_attribute("title", "0 \u2013 6: 100", timeout=UI_MS)  # alpha's only
+    small.click()
+    expect(page.get_by_test_id("filter-chip")).to_have_count(2)
+    expect(products.locator('button[title^="alpha: 1"]')).to_be_visible(timeout=UI_MS)
+    expect(alpha).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("profile-headline").first).to_contain_text("= alpha")
+
+
+def test_integer_histogram_labels_end_at_the_largest_value(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    run_sql(page, "select id - 1 as n from sales")
+    bars = page.get_by_role("group", name="n histogram").get_by_role("button")
+    expect(bars.first).to_have_attribute("title", "0 \u2013 187499: 187,500", timeout=UI_MS)
+    expect(bars.last).to_have_attribute("title", re.compile("^2812500 \u2013 2999999: "))
+    expect(page.get_by_test_id("column-profile")).to_contain_text("0 \u2013 2999999")
+
+
+def test_run_all_shows_the_whole_scripts_time_and_statement_count(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    editor = page.locator(".cm-content")
+    editor.click()
+    # The first statement takes a while; the last one is instant.
+    editor.fill(
+        "create temp table slow as select count(*) as n from range(3000) a, range(3000) b"
+        " where (a.range * b.range) % 7 = 3;\nselect 1 as one;\nselect 2 as two"
+    )
+    page.get_by_role("button", name="Run all").click()
+    script = page.get_by_test_id("script-time")
+    expect(script).to_contain_text("all 3 statements", timeout=UI_MS)
+    last_ms = int(page.get_by_test_id("query-time").inner_text().split()[0])
+    total = script.inner_text()
+    match = re.search(r"· ([\d.]+) (ms|s)", total)
+    assert match, total
+    total_ms = float(match[1]) * (1000 if match[2] == "s" else 1)
+    assert total_ms > last_ms, (total, last_ms)
+
+
+def test_the_schema_tree_is_readable_in_a_600px_window(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 600, "height": 700})
+    sales = page.locator('[data-testid="schema-table"][data-table="sales"]')
+    expect(sales).to_be_visible(timeout=UI_MS)
+    count = sales.get_by_test_id("schema-row-count")
+    expect(count).to_have_text("3M")
+    expect(count).to_have_attribute("title", "3,000,000 rows")
+    sales.click()  # previews the table and lists its columns
+    types = page.get_by_test_id("schema-column-type")
+    expect(types.first).to_be_visible(timeout=UI_MS)
+    labels = types.all_inner_texts()
+    assert "timestamp" in labels and "decimal(12,2)" in labels, labels
+    cut = types.evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth).length")
+    assert cut == 0, labels
+    column = page.get_by_test_id("schema-column").filter(has_text="amount").first
+    expect(column).to_have_attribute("title", "amount: decimal(12,2)")
