@@ -129,3 +129,12 @@ export function takeToken(
   }
   return fromHash ?? saved;
 }
+
+/** Drops this tab's saved token (the server refused it), so a reload asks again. */
+export function forgetToken(pathname: string, storage: Pick<Storage, 'removeItem'> | null): void {
+  try {
+    storage?.removeItem(tokenStorageKey(pathname));
+  } catch {
+    // Storage refused: nothing was saved either.
+  }
+}

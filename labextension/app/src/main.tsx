@@ -8,8 +8,8 @@ import {
   requestPanelState,
   type Theme,
 } from './bridge';
-import {connectionFor, takeToken, tokenFromHash, type Connection} from './connection';
-import {App} from './components/App';
+import {connectionFor, forgetToken, takeToken, tokenFromHash, type Connection} from './connection';
+import {App, type ServerAccess} from './components/App';
 import {
   debounced,
   layered,
@@ -21,7 +21,7 @@ import {
   uiStateTableOf,
   type Store,
 } from './persistence';
-import {ProgressQueryClient} from './queryClient';
+import {ProgressQueryClient, Unauthorized} from './queryClient';
 import {createAppStore, storageKey, type AppStore, type ConnectionStatus} from './store';
 import {parseWorkspace} from './workspace';
 import './index.css';
@@ -40,7 +40,11 @@ async function appConfig(): Promise<unknown> {
 }
 
 /** Where this app's workspace is saved: see persistence.ts. */
-async function workspaceStore(connection: Connection, queries: ProgressQueryClient) {
+async function workspaceStore(
+  connection: Connection,
+  queries: ProgressQueryClient,
+  config: unknown,
+) {
   const local = localStore(storageKey(connection));
   const stores: Store[] = [];
   const panel = await requestPanelState(PANEL_STATE_TIMEOUT_MS);
@@ -51,7 +55,6 @@ async function workspaceStore(connection: Connection, queries: ProgressQueryClie
       ),
     );
   } else if (!panel && connection.mode === 'standalone') {
-    const config = await appConfig();
     const table = uiStateTableOf(config);
     if (table && isReadOnlyConfig(config))
       return layered([local, seedOnly(uiStateStore(queries, table))]);
@@ -61,10 +64,14 @@ async function workspaceStore(connection: Connection, queries: ProgressQueryClie
 }
 
 let setStatus: (s: ConnectionStatus) => void = () => undefined;
+let setTokenRefused: (refused: boolean) => void = () => undefined;
 
-function Root({store}: {store: AppStore}) {
+function Root({store, readOnly}: {store: AppStore; readOnly: boolean}) {
   const connection = store.connection;
   const [status, setState] = useState<ConnectionStatus>('connecting');
+  const [tokenRefused, setRefused] = useState(false);
+  setTokenRefused = setRefused;
+  const access: ServerAccess = {readOnly, tokenRefused};
   const [theme, setTheme] = useState<Theme>(() =>
     initialTheme(
       window.location.search,
@@ -78,6 +85,7 @@ function Root({store}: {store: AppStore}) {
     <App
       value={{store, connection}}
       status={status}
+      access={access}
       theme={theme}
       onToggleTheme={() => setTheme((t) => (t === 'dark' ? 'light' : 'dark'))}
     />
@@ -99,7 +107,8 @@ async function start(): Promise<void> {
     savedToken,
   });
   const queries = new ProgressQueryClient(connection.wsUrl);
-  const saved = await workspaceStore(connection, queries);
+  const config = connection.mode === 'standalone' ? await appConfig() : null;
+  const saved = await workspaceStore(connection, queries, config);
   const initial = parseWorkspace(await saved.load());
   const saver = debounced((text) => void saved.save(text), SAVE_DEBOUNCE_MS);
   window.addEventListener('pagehide', () => saver.flush());
@@ -123,7 +132,25 @@ async function start(): Promise<void> {
     .getState()
     .room.initialize()
     .catch((error: unknown) => console.error('SQLRooms app failed to start', error));
-  createRoot(document.getElementById('root')!).render(<Root store={store} />);
+  createRoot(document.getElementById('root')!).render(
+    <Root store={store} readOnly={isReadOnlyConfig(config)} />,
+  );
+  if (connection.mode === 'standalone') checkToken(queries);
+}
+
+/**
+ * Asks the server once whether this tab may query: a refused token (wrong, or none where one
+ * is needed) brings the prompt back, and a saved one is forgotten so a reload asks again.
+ */
+function checkToken(queries: ProgressQueryClient): void {
+  queries.query('SELECT 1').then(
+    () => setTokenRefused(false),
+    (error: unknown) => {
+      if (!(error instanceof Unauthorized)) return;
+      forgetToken(window.location.pathname, sessionStorageOrNull());
+      setTokenRefused(true);
+    },
+  );
 }
 
 start().catch((error: unknown) => console.error('SQLRooms app failed to start', error));

@@ -6,7 +6,7 @@
 import {quoteId} from './format';
 
 export const BINS = 16;
-export const TOP_VALUES = 4;
+export const TOP_VALUES = 3;
 /** Columns profiled as soon as a result shows; the others on a click. Each profile scans the
  * whole result, so a 1,000-column table would keep a shared server busy for minutes. */
 export const AUTO_PROFILED_COLUMNS = 24;
@@ -20,6 +20,9 @@ export function profileKind(type: string): ProfileKind {
   return MEASURABLE.test(type) && !/\[\]$|^(TIME\b)/i.test(type) ? 'histogram' : 'top';
 }
 
+const INTEGER =
+  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)\b/i;
+
 function isTemporal(type: string): boolean {
   return /^(DATE|TIMESTAMP)/i.test(type);
 }
@@ -29,7 +32,8 @@ function measure(column: string, type: string): string {
   return isTemporal(type) ? `epoch(${quoteId(column)})` : `${quoteId(column)}::DOUBLE`;
 }
 
-export type Filter = {column: string; predicate: string; label: string};
+/** A filter from a profile's bar; `value` is the text value picked among the top values. */
+export type Filter = {column: string; predicate: string; label: string; value?: string | null};
 
 /** `sql` with every filter but the one on `except`. */
 export function filteredSql(sql: string, filters: Filter[], except?: string): string {
@@ -47,13 +51,20 @@ export function histogramQuery(sql: string, column: string, type: string): strin
   );
 }
 
-/** The most frequent values (NULL among them), with the number of distinct values and rows. */
-export function topValuesQuery(sql: string, column: string): string {
+/**
+ * The most frequent values (NULL among them), with the number of distinct values and rows;
+ * `keep` (the value a filter picked) is always among them, so the profile can show it.
+ */
+export function topValuesQuery(sql: string, column: string, keep?: string | null): string {
+  const kept =
+    keep === undefined
+      ? ''
+      : `(v IS NOT DISTINCT FROM ${keep === null ? 'NULL' : sqlString(keep)}) DESC, `;
   return (
     `WITH g AS (SELECT ${quoteId(column)}::VARCHAR AS v, count(*)::BIGINT AS n FROM (\n${sql}\n) GROUP BY 1) ` +
     'SELECT v, n, (SELECT count(*) FROM g)::BIGINT AS distinct_n, (SELECT sum(n) FROM g)::BIGINT AS total, ' +
     '(SELECT coalesce(sum(n) FILTER (WHERE v IS NULL), 0) FROM g)::BIGINT AS nulls ' +
-    `FROM g ORDER BY n DESC, v NULLS LAST LIMIT ${TOP_VALUES}`
+    `FROM g ORDER BY ${kept}n DESC, v NULLS LAST LIMIT ${TOP_VALUES}`
   );
 }
 
@@ -71,6 +82,20 @@ function formatEdge(value: number, type: string): string {
     return /^DATE$/i.test(type) ? iso.slice(0, 10) : iso.slice(0, 19).replace('T', ' ');
   }
   return Number(value.toPrecision(6)).toString();
+}
+
+/**
+ * What a bin covers, `[from, to)` (the last one `[from, to]`): for integers the values really in
+ * it (`0 – 187499`, not `0 – 187500`, which is the next bin's first).
+ */
+function binLabel(from: number, to: number, last: boolean, type: string): string {
+  if (INTEGER.test(type)) {
+    const first = Math.ceil(from);
+    const end = last ? Math.floor(to) : Math.ceil(to) - 1;
+    if (first === end) return String(first);
+    if (first < end) return `${first} – ${end}`;
+  }
+  return `${formatEdge(from, type)} – ${formatEdge(to, type)}`;
 }
 
 /** Bars of a histogram answer: empty bins included, so the shape reads right. */
@@ -105,7 +130,7 @@ export function histogramProfile(
     const from = lo + bin * width;
     const to = bin === BINS - 1 ? hi : lo + (bin + 1) * width;
     const last = bin === BINS - 1;
-    const label = `${formatEdge(from, type)} – ${formatEdge(to, type)}`;
+    const label = binLabel(from, to, last, type);
     return {
       label,
       n: byBin.get(bin) ?? 0,
@@ -137,17 +162,24 @@ export function topValuesProfile(
           ? `${quoteId(column)} IS NULL`
           : `${quoteId(column)}::VARCHAR = ${sqlString(r.v)}`,
       label: `${column} = ${r.v ?? 'NULL'}`,
+      value: r.v,
     },
   }));
-  const shown = rows.reduce((s, r) => s + r.n, 0);
-  const others = distinct - rows.length;
+  return withNote({bars: [...bars].sort((a, b) => b.n - a.n), nulls, total}, distinct);
+}
+
+/** `+N more (P%)` when `bars` are not every value there is. */
+export function withNote(profile: Profile, distinct: number): Profile {
+  const {bars, nulls, total} = profile;
+  const shown = bars.reduce((s, b) => s + b.n, 0);
+  const others = distinct - bars.length;
   return {
     bars,
     nulls,
     total,
     note:
       others > 0
-        ? `${others.toLocaleString('en-US')} more (${Math.round(((total - shown) / Math.max(1, total)) * 100)}%)`
+        ? `+${others.toLocaleString('en-US')} more (${Math.round(((total - shown) / Math.max(1, total)) * 100)}%)`
         : undefined,
   };
 }

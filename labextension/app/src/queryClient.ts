@@ -82,6 +82,16 @@ export function arrowFrame(queryId: string, ipc: Uint8Array): ArrayBuffer {
   return encodeFrame({type: 'arrow', queryId}, ipc);
 }
 
+/** The server closed the socket as unauthenticated (close code 1008): no token, or a wrong one. */
+export class Unauthorized extends Error {
+  constructor() {
+    super('The server refused the token');
+    this.name = 'Unauthorized';
+  }
+}
+
+const CLOSE_POLICY_VIOLATION = 1008;
+
 export class QueryCancelled extends Error {
   constructor() {
     super('Query was cancelled');
@@ -176,13 +186,17 @@ export class ProgressQueryClient {
       socket.onopen = () => resolve(socket);
       socket.onerror = () => reject(new Error(`Cannot connect to ${redacted(this.wsUrl)}`));
       socket.onmessage = (event) => this.receive(event.data);
-      socket.onclose = () => {
+      socket.onclose = (event) => {
         if (this.socket === socket) {
           this.socket = null;
           this.opened = null;
         }
-        reject(new Error('Connection closed'));
-        this.failAll(new Error('Connection closed'));
+        const error =
+          event?.code === CLOSE_POLICY_VIOLATION
+            ? new Unauthorized()
+            : new Error('Connection closed');
+        reject(error);
+        this.failAll(error);
       };
       this.socket = socket;
     });
@@ -212,7 +226,9 @@ export class ProgressQueryClient {
       waiting.onProgress?.(message.percentage);
     } else if (message.type === 'error') {
       this.pending.delete(message.queryId);
-      waiting.reject(new Error(message.error));
+      waiting.reject(
+        message.error === 'unauthorized' ? new Unauthorized() : new Error(message.error),
+      );
     } else {
       // `ok`: a statement without a result set; an empty table stands for it.
       this.pending.delete(message.queryId);

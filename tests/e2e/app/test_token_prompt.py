@@ -53,3 +53,22 @@ def test_a_token_link_pasted_later_connects_without_a_manual_reload(page: Page) 
     page.evaluate(f"location.hash = '#token={TOKEN}'")
     expect(page.get_by_test_id("status")).to_contain_text("connected", timeout=UI_MS)
     expect(page.get_by_test_id("status")).not_to_contain_text("disconnected")
+
+
+def test_a_wrong_token_is_refused_and_asked_for_again_even_after_a_reload(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    prompt = page.get_by_role("form", name="Token")
+    expect(prompt).to_contain_text("#token=", timeout=UI_MS)  # where the token is
+    expect(prompt).to_contain_text("SQLROOMS_AUTH_TOKEN")
+    page.get_by_label("Server token").fill("not-the-token")
+    page.get_by_label("Server token").press("Enter")
+    expect(page.get_by_text("That token was refused — try again")).to_be_visible(timeout=UI_MS)
+    expect(page.get_by_label("Server token")).to_be_visible()
+    page.reload()  # the refused token is not kept: the prompt asks again
+    expect(page.get_by_label("Server token")).to_be_visible(timeout=UI_MS)
+    page.get_by_label("Server token").fill(TOKEN)
+    page.get_by_label("Server token").press("Enter")
+    expect(page.get_by_test_id("status")).to_contain_text("connected", timeout=UI_MS)
+    expect(page.get_by_test_id("status")).not_to_contain_text("disconnected")
+    expect(page.get_by_label("Server token")).to_have_count(0)

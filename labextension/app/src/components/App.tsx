@@ -32,14 +32,18 @@ import {TokenPrompt} from './TokenPrompt';
 
 const CATALOG_CHANNEL_LIST = [CATALOG_CHANNEL];
 
+/** What the server lets this app do, learnt at start (config.json, a first query). */
+export type ServerAccess = {readOnly: boolean; tokenRefused: boolean};
+
 type Props = {
   value: AppContextValue;
   status: ConnectionStatus;
+  access: ServerAccess;
   theme: Theme;
   onToggleTheme: () => void;
 };
 
-function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
+function Header({status, access, theme, onToggleTheme}: Omit<Props, 'value'>) {
   const {connection} = useApp();
   const where =
     connection.mode === 'kernel' ? `kernel ${connection.kernelId.slice(0, 8)}` : 'server';
@@ -59,6 +63,14 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
         <span className={`inline-block h-2 w-2 rounded-full ${dot}`} />
         {status} · {where}
       </span>
+      {access.readOnly && (
+        <span
+          className="rounded border border-amber-500 px-1.5 text-xs text-amber-700 dark:text-amber-300"
+          title="This server is read-only: queries run, changes (CREATE, INSERT, …) are refused"
+        >
+          read-only
+        </span>
+      )}
       <span className="flex-1" />
       {!isFramed() && (
         <Button size="xs" variant="ghost" onClick={onToggleTheme} aria-label="Toggle dark theme">
@@ -69,9 +81,14 @@ function Header({status, theme, onToggleTheme}: Omit<Props, 'value'>) {
   );
 }
 
-/** The token prompt: a standalone app that opened without a token and cannot connect. */
-function needsToken(connection: AppContextValue['connection'], status: ConnectionStatus): boolean {
-  return connection.mode === 'standalone' && !connection.hasToken && status === 'disconnected';
+/** The token prompt: a standalone app whose token was refused, or that has none and cannot connect. */
+function needsToken(
+  connection: AppContextValue['connection'],
+  status: ConnectionStatus,
+  access: ServerAccess,
+): boolean {
+  if (connection.mode !== 'standalone') return false;
+  return access.tokenRefused || (!connection.hasToken && status === 'disconnected');
 }
 
 const CELL_COUNTER_KEY = 'sqlrooms-app:cell-counter';
@@ -273,14 +290,22 @@ function Workbench() {
   );
 }
 
-export function App({value, status, theme, onToggleTheme}: Props) {
+export function App({value, status, access, theme, onToggleTheme}: Props) {
   return (
     <AppContext.Provider value={value}>
       <RoomStateProvider roomStore={value.store.roomStore}>
         <TooltipProvider>
           <div className="bg-background text-foreground flex h-screen flex-col">
-            <Header status={status} theme={theme} onToggleTheme={onToggleTheme} />
-            {needsToken(value.connection, status) && <TokenPrompt />}
+            <Header status={status} access={access} theme={theme} onToggleTheme={onToggleTheme} />
+            {needsToken(value.connection, status, access) && (
+              <TokenPrompt
+                refused={
+                  access.tokenRefused &&
+                  value.connection.mode === 'standalone' &&
+                  value.connection.hasToken
+                }
+              />
+            )}
             <ErrorBoundary label="The workbench">
               <Workbench />
             </ErrorBoundary>

@@ -38,13 +38,16 @@ export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Pr
   const [failed, setFailed] = useState(false);
   const kind = profileKind(column.type);
   const source = filteredSql(sql, filters, column.name);
+  const active = filters.find((f) => f.column === column.name);
+  // The picked value stays in its own profile even when other filters push it out of the top.
+  const keep = active?.value;
   useEffect(() => {
     if (!asked) return;
     let live = true;
     const query =
       kind === 'histogram'
         ? histogramQuery(source, column.name, column.type)
-        : topValuesQuery(source, column.name);
+        : topValuesQuery(source, column.name, keep);
     store.connector.query(query).then(
       (table) => {
         if (!live) return;
@@ -73,7 +76,7 @@ export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Pr
     return () => {
       live = false;
     };
-  }, [asked, store, source, kind, column.name, column.type]);
+  }, [asked, store, source, kind, column.name, column.type, keep]);
 
   if (!asked) {
     return (
@@ -92,7 +95,8 @@ export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Pr
   }
   if (failed) return null;
   if (!profile) return <div className="bg-muted h-9 animate-pulse rounded" />;
-  const active = filters.find((f) => f.column === column.name);
+  const picked = profile.bars.find((b) => active?.label === b.filter.label);
+  const headline = kind === 'top' ? (picked ?? profile.bars[0]) : undefined;
   const max = Math.max(1, ...profile.bars.map((b) => b.n));
   const total = Math.max(1, profile.total);
   return (
@@ -130,21 +134,28 @@ export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Pr
           role="group"
           aria-label={`${column.name} top values`}
         >
-          {profile.bars.slice(0, 3).map((b) => (
+          {profile.bars.map((b) => (
             <button
               type="button"
               key={b.label}
               title={`${b.label}: ${b.n.toLocaleString('en-US')}`}
+              aria-pressed={b === picked}
               className={cn(
                 'relative h-2 w-full overflow-hidden rounded-sm text-left',
-                active?.label === b.filter.label ? 'bg-sky-500/30' : 'bg-muted hover:bg-sky-500/20',
+                b === picked
+                  ? 'bg-amber-400/30 ring-1 ring-amber-500'
+                  : 'bg-muted hover:bg-sky-500/20',
               )}
               onClick={() => onFilter(active?.label === b.filter.label ? null : b.filter)}
             >
               <span
                 className={cn(
                   'absolute inset-y-0 left-0',
-                  b.label === 'NULL' ? 'bg-muted-foreground/50' : 'bg-sky-500/70',
+                  b === picked
+                    ? 'bg-amber-500'
+                    : b.label === 'NULL'
+                      ? 'bg-muted-foreground/50'
+                      : 'bg-sky-500/70',
                 )}
                 style={{width: `${(b.n / total) * 100}%`}}
               />
@@ -153,15 +164,23 @@ export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Pr
         </div>
       )}
       <div className="text-muted-foreground flex justify-between gap-1 overflow-hidden text-[10px] leading-3 whitespace-nowrap">
-        <span className="min-w-0 truncate">
-          {kind === 'top' && profile.bars[0]
-            ? `${profile.bars[0].label} ${Math.round((profile.bars[0].n / total) * 100)}%`
+        <span
+          className={cn('min-w-0 truncate', picked && headline === picked && 'text-foreground')}
+          data-testid="profile-headline"
+        >
+          {headline
+            ? `${headline === picked ? '= ' : ''}${headline.label} ${Math.round((headline.n / total) * 100)}%`
             : profile.bars.length === 1
               ? profile.bars[0].label
               : profile.bars.length
                 ? `${profile.bars[0].label.split(' – ')[0]} – ${profile.bars[profile.bars.length - 1].label.split(' – ').pop()}`
                 : ''}
         </span>
+        {profile.note && (
+          <span className="shrink-0" title={`Shown: the top ${profile.bars.length} values`}>
+            {profile.note.replace(/ \(.*/, '')}
+          </span>
+        )}
         <span data-testid="null-count" className="shrink-0">
           {profile.nulls ? `${profile.nulls.toLocaleString('en-US')} null` : ''}
         </span>

@@ -11,6 +11,7 @@ import {
   ChevronsLeftIcon,
   ChevronsRightIcon,
   ChevronUpIcon,
+  LoaderCircleIcon,
 } from 'lucide-react';
 import {useEffect, useMemo, useRef, useState} from 'react';
 import {visibleName} from '../names';
@@ -37,6 +38,8 @@ type Props = {
   rows: (string | null)[][];
   numRows?: number;
   page?: Page;
+  /** The page `rows` are from, when `page` (the one asked for) is still loading. */
+  shownPage?: Page;
   onPageChange?: (page: Page) => void;
   sorting?: Sort[];
   onSortingChange?: (sorting: Sort[]) => void;
@@ -144,6 +147,7 @@ export function ResultGrid({
   rows,
   numRows,
   page,
+  shownPage,
   onPageChange,
   sorting = [],
   onSortingChange,
@@ -180,7 +184,8 @@ export function ResultGrid({
       ),
     [columns, shown],
   );
-  const offset = page ? page.pageIndex * page.pageSize : 0;
+  const rowsPage = shownPage ?? page;
+  const offset = rowsPage ? rowsPage.pageIndex * rowsPage.pageSize : 0;
   const total = numRows ?? rows.length;
   const pages = page ? Math.max(1, Math.ceil(total / page.pageSize)) : 1;
 
@@ -211,11 +216,15 @@ export function ResultGrid({
   };
 
   return (
-    <div className="flex h-full min-h-0 flex-col" data-testid="result-grid">
+    <div
+      className="flex h-full min-h-0 flex-col"
+      data-testid="result-grid"
+      aria-busy={isFetching ? true : undefined}
+    >
       <div
         className={cn(
-          'min-h-0 flex-1 overflow-auto font-mono text-xs outline-none',
-          isFetching && 'opacity-60',
+          'min-h-0 flex-1 overflow-auto font-mono text-xs outline-none transition-opacity',
+          isFetching && 'opacity-40',
         )}
         tabIndex={0}
         onKeyDown={(e) => {
@@ -350,6 +359,14 @@ export function ResultGrid({
       <div className="text-muted-foreground flex min-h-8 flex-wrap items-center gap-x-3 gap-y-1 border-t px-2 py-1 text-xs">
         {page && onPageChange && pages > 1 && (
           <Pager page={page} pages={pages} onChange={onPageChange} />
+        )}
+        {isFetching && (
+          <span role="status" className="flex items-center gap-1" data-testid="grid-loading">
+            <LoaderCircleIcon size={12} className="animate-spin" />
+            Loading
+            {page && page !== rowsPage ? ` page ${groupThousands(String(page.pageIndex + 1))}` : ''}
+            …
+          </span>
         )}
         <span data-testid="row-count">{rowsLabel(total)}</span>
         <Button

@@ -1,6 +1,6 @@
 import {Button} from '@sqlrooms/ui';
 import type * as arrow from 'apache-arrow';
-import {useEffect, useMemo, useState} from 'react';
+import {useEffect, useMemo, useRef, useState} from 'react';
 import {useApp} from '../appContext';
 import {cellText, describeQuery, type GridColumn, pagedTextQuery, type Sort} from '../format';
 import {commandDone} from '../outcome';
@@ -16,8 +16,12 @@ export const PAGE_SIZE = 100;
 
 type Outcome = {
   table?: arrow.Table;
+  /** The SQL `table` answers (a newer one may be loading). */
+  sql?: string;
   error?: string;
   ms?: number;
+  /** When the answer came (performance.now()). */
+  finished?: number;
   loading: boolean;
   /** DuckDB's estimate (0-100) while it runs, for queries that asked for it. */
   progress?: number;
@@ -58,7 +62,10 @@ function useQuery(
         })
       : store.connector.query(sql, {signal: abort.signal});
     answer.then(
-      (table) => setOutcome({table, ms: performance.now() - started, loading: false}),
+      (table) => {
+        const finished = performance.now();
+        setOutcome({table, sql, ms: finished - started, finished, loading: false});
+      },
       (error) => {
         if (abort.signal.aborted && !isAbort(error)) return;
         setOutcome({
@@ -117,12 +124,31 @@ function Running({onCancel, progress}: {onCancel: () => void; progress?: number}
   );
 }
 
-type FooterProps = {run: Run; ms?: number; actions?: React.ReactNode};
+/** A script's run (Run all): its statement count and when its first statement started. */
+export type ScriptRun = {count: number; started: number};
 
-function Footer({run, ms, actions}: FooterProps) {
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** "All 5 statements · 15.2 s", fixed when the last statement first answers (not per page). */
+function useScriptText(script: ScriptRun | undefined, finished: number | undefined) {
+  const [text, setText] = useState<string>();
+  useEffect(() => {
+    if (script && finished !== undefined && text === undefined) {
+      setText(`all ${script.count} statements · ${duration(finished - script.started)}`);
+    }
+  }, [script, finished, text]);
+  return text;
+}
+
+type FooterProps = {run: Run; ms?: number; script?: string; actions?: React.ReactNode};
+
+function Footer({run, ms, script, actions}: FooterProps) {
   return (
     <>
       {ms !== undefined && <span data-testid="query-time">{ms.toFixed(0)} ms</span>}
+      {script && <span data-testid="script-time">({script})</span>}
       {run.pageable && <DownloadButtons sql={run.sql} />}
       {actions}
     </>
@@ -182,7 +208,9 @@ function textRows(table: arrow.Table | undefined): (string | null)[][] {
 }
 
 /** A query result: pages and sorting run in DuckDB (ORDER BY … OFFSET … LIMIT on the server). */
-function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
+type ResultProps = {run: Run; script?: ScriptRun; actions?: React.ReactNode};
+
+function PagedResult({run, script, actions}: ResultProps) {
   const [sorting, setSorting] = useState<Sort[]>([]);
   const [page, setPage] = useState<Page>({pageIndex: 0, pageSize: PAGE_SIZE});
   const [filters, setFilters] = useState<Filter[]>([]);
@@ -193,9 +221,12 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
   }, [run.sql, run.version]);
   const shown = filteredSql(run.sql, filters);
   // The page is the tab's main query: it reports progress; the count and types run beside it.
-  const answer = useQuery(pagedTextQuery(shown, sorting, page), [run.version], {
-    progress: true,
-  });
+  const pageSql = pagedTextQuery(shown, sorting, page);
+  const answer = useQuery(pageSql, [run.version], {progress: true});
+  // The rows on screen keep their own page's numbers while the next page loads.
+  const pageOfSql = useRef(new Map<string, Page>());
+  pageOfSql.current.set(pageSql, page);
+  const shownPage = (answer.sql && pageOfSql.current.get(answer.sql)) || page;
   const count = useQuery(countQuery(shown), [run.version]);
   const described = useQuery(describeQuery(run.sql), [run.version]);
   const columns = useMemo(
@@ -203,6 +234,7 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
     [answer.table, described.table],
   );
   const rows = useMemo(() => textRows(answer.table), [answer.table]);
+  const scriptText = useScriptText(script, answer.finished);
   const numRows = count.table ? Number(count.table.getChild('n')?.get(0) ?? 0) : undefined;
   if (answer.error) {
     // The user's SQL starts a line of its own in the page's wrapper and in the filters' one.
@@ -221,6 +253,7 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
       numRows={numRows}
       isFetching={answer.loading}
       page={page}
+      shownPage={shownPage}
       onPageChange={setPage}
       sorting={sorting}
       onSortingChange={(s) => {
@@ -257,7 +290,7 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
               {f.label} ✕
             </Button>
           ))}
-          <Footer run={run} ms={answer.ms} actions={actions} />
+          <Footer run={run} ms={answer.ms} script={scriptText} actions={actions} />
         </>
       }
     />
@@ -265,8 +298,9 @@ function PagedResult({run, actions}: {run: Run; actions?: React.ReactNode}) {
 }
 
 /** A command (CREATE, INSERT, …): run once, its answer shown as it is. */
-function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
+function CommandResult({run, script, onDone}: ResultProps & {onDone: () => void}) {
   const outcome = useQuery(run.sql, [run.version], {progress: true});
+  const scriptText = useScriptText(script, outcome.finished);
   useEffect(() => {
     if (!outcome.loading && (outcome.table || outcome.error)) onDone();
   }, [outcome.loading]);
@@ -275,8 +309,13 @@ function CommandResult({run, onDone}: {run: Run; onDone: () => void}) {
     return <Running progress={outcome.progress} onCancel={outcome.cancel} />;
   }
   const done = commandDone(outcome.table);
-  if (done) return <Done done={done} ms={outcome.ms} />;
-  return <CommandAnswer table={outcome.table} footer={<Footer run={run} ms={outcome.ms} />} />;
+  if (done) return <Done done={done} ms={outcome.ms} script={scriptText} />;
+  return (
+    <CommandAnswer
+      table={outcome.table}
+      footer={<Footer run={run} ms={outcome.ms} script={scriptText} />}
+    />
+  );
 }
 
 /** A command's answer, all rows at once (commands answer with a handful). */
@@ -288,10 +327,13 @@ function CommandAnswer({table, footer}: {table: arrow.Table; footer: React.React
 
 export function Results({
   run,
+  script,
   actions,
   onCommandDone,
 }: {
   run: Run | undefined;
+  /** Set when `run` is the last statement of a script (Run all). */
+  script?: ScriptRun;
   actions?: React.ReactNode;
   onCommandDone: () => void;
 }) {
@@ -303,8 +345,8 @@ export function Results({
     );
   }
   return run.pageable ? (
-    <PagedResult key={`${run.version}`} run={run} actions={actions} />
+    <PagedResult key={`${run.version}`} run={run} script={script} actions={actions} />
   ) : (
-    <CommandResult key={`${run.version}`} run={run} onDone={onCommandDone} />
+    <CommandResult key={`${run.version}`} run={run} script={script} onDone={onCommandDone} />
   );
 }

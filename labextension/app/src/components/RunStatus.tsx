@@ -90,10 +90,11 @@ export function RunError({
 }
 
 /** A statement without rows to show: "Done", its time, and the rows it changed if DuckDB says. */
-export function Done({done, ms}: {done: CommandDone; ms?: number}) {
+export function Done({done, ms, script}: {done: CommandDone; ms?: number; script?: string}) {
   return (
     <div className="text-muted-foreground p-4 text-xs" role="status" data-testid="command-done">
       {doneText(done, ms)}
+      {script && <span data-testid="script-time"> ({script})</span>}
     </div>
   );
 }

@@ -25,6 +25,7 @@ function Script({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
   const {store} = useApp();
   const [state, setState] = useState<ScriptState>({phase: 'running', step: 0});
   const [controller] = useState(() => new AbortController());
+  const [started] = useState(() => performance.now());
   useEffect(() => {
     const {signal} = controller;
     void (async () => {
@@ -72,12 +73,26 @@ function Script({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
     );
   }
   // Its tables are new to the tree (and to the last statement's completion).
-  return <LastStatement run={run} onCommandDone={onCommandDone} />;
+  return <LastStatement run={run} started={started} onCommandDone={onCommandDone} />;
 }
 
-function LastStatement({run, onCommandDone}: {run: Run; onCommandDone: () => void}) {
+function LastStatement({
+  run,
+  started,
+  onCommandDone,
+}: {
+  run: Run;
+  started: number;
+  onCommandDone: () => void;
+}) {
   useEffect(() => onCommandDone(), []);
-  return <Results run={{...run, before: [], beforeLines: []}} onCommandDone={onCommandDone} />;
+  return (
+    <Results
+      run={{...run, before: [], beforeLines: []}}
+      script={{count: run.count, started}}
+      onCommandDone={onCommandDone}
+    />
+  );
 }
 
 /** A tab's results, whatever ran: a render failure stays inside this panel. */

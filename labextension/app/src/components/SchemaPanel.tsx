@@ -1,7 +1,75 @@
-import type {DbSchemaNode, TableNodeObject} from '@sqlrooms/duckdb';
-import {defaultRenderTableSchemaNode, TableSchemaTree} from '@sqlrooms/schema-tree';
+import type {ColumnNodeObject, DbSchemaNode, TableNodeObject} from '@sqlrooms/duckdb';
+import {
+  BaseTreeNode,
+  defaultRenderTableNodeMenuItems,
+  defaultRenderTableSchemaNode,
+  TableSchemaTree,
+  TreeNodeActionsMenu,
+} from '@sqlrooms/schema-tree';
+import {cn} from '@sqlrooms/ui';
+import {TableIcon, ViewIcon} from 'lucide-react';
 import {useAppState} from '../appContext';
 import {visibleName} from '../names';
+import {compactCount, shortTypeLabel} from '../typeLabel';
+
+const BADGE_COLOURS: Record<string, string> = {
+  string: 'bg-blue-100 text-blue-600 dark:bg-blue-900 dark:text-blue-300',
+  number: 'bg-green-100 text-green-700 dark:bg-green-900 dark:text-green-300',
+  datetime: 'bg-yellow-100 text-yellow-700 dark:bg-yellow-900 dark:text-yellow-300',
+  boolean: 'bg-red-100 text-red-600 dark:bg-red-900 dark:text-red-300',
+};
+
+/** A column: its type as DuckDB's short name (full type on hover), its name truncated. */
+function ColumnNode({column}: {column: ColumnNodeObject}) {
+  const type = String(column.columnType);
+  return (
+    <BaseTreeNode asChild nodeObject={column}>
+      <div
+        className="flex w-full min-w-0 items-center gap-1.5"
+        title={`${column.name}: ${type.toLowerCase()}`}
+        data-testid="schema-column"
+      >
+        <span
+          className={cn(
+            'max-w-[96px] shrink-0 truncate rounded-sm px-1 text-[10px] leading-4 opacity-80',
+            BADGE_COLOURS[column.columnTypeCategory ?? ''] ?? 'bg-muted text-muted-foreground',
+          )}
+          data-testid="schema-column-type"
+        >
+          {shortTypeLabel(type)}
+        </span>
+        <span className="min-w-0 truncate text-xs">{column.name}</span>
+      </div>
+    </BaseTreeNode>
+  );
+}
+
+/** A table: its name truncated (full on hover) and a row count that always fits (3M). */
+function TableNode({table}: {table: TableNodeObject}) {
+  const {name, rowCount, isView} = table;
+  const Icon = isView ? ViewIcon : TableIcon;
+  const rows = rowCount === undefined ? '' : `${rowCount.toLocaleString('en-US')} rows`;
+  return (
+    <BaseTreeNode asChild nodeObject={table}>
+      <div className="flex w-full min-w-0 items-center gap-1.5">
+        <Icon size="16px" className="shrink-0 text-blue-500" />
+        <span className="min-w-0 flex-1 truncate" title={name}>
+          {name}
+        </span>
+        {rowCount !== undefined && rowCount > 0 && (
+          <span
+            className="text-muted-foreground/70 mr-1 shrink-0 text-xs"
+            title={rows}
+            data-testid="schema-row-count"
+          >
+            {compactCount(rowCount)}
+          </span>
+        )}
+      </div>
+      <TreeNodeActionsMenu>{defaultRenderTableNodeMenuItems(table)}</TreeNodeActionsMenu>
+    </BaseTreeNode>
+  );
+}
 
 function quoted(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -22,8 +90,8 @@ export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string
       node.object.type === 'table' || node.object.type === 'column'
         ? ({...node, object: {...node.object, name: visibleName(node.object.name)}} as DbSchemaNode)
         : node;
-    const rendered = defaultRenderTableSchemaNode(shown);
-    if (node.object.type !== 'table') return rendered;
+    if (shown.object.type === 'column') return <ColumnNode column={shown.object} />;
+    if (shown.object.type !== 'table') return defaultRenderTableSchemaNode(shown);
     const table = node.object as TableNodeObject;
     return (
       <div
@@ -33,7 +101,7 @@ export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string
         title={`Preview ${visibleName(table.table.table)}`}
         onClick={() => onPreview(previewSql(table), table.table.table)}
       >
-        {rendered}
+        <TableNode table={shown.object} />
       </div>
     );
   };

@@ -1,12 +1,12 @@
 /**
- * Asks for the server's token when the app opened without one and cannot connect. The token
- * goes where `#token=` would: the fragment (never sent to the server's logs), which main.tsx
- * picks up on `hashchange`.
+ * Asks for the server's token when the app opened without one, or with one the server refused.
+ * The token goes where `#token=` would: the fragment (never sent to the server's logs), which
+ * main.tsx picks up on `hashchange`.
  */
 import {Button} from '@sqlrooms/ui';
 import {useState} from 'react';
 
-export function TokenPrompt() {
+export function TokenPrompt({refused}: {refused: boolean}) {
   const [token, setToken] = useState('');
   return (
     <form
@@ -18,14 +18,19 @@ export function TokenPrompt() {
         if (value) window.location.hash = `token=${encodeURIComponent(value)}`;
       }}
     >
-      <span className="font-medium">This server needs a token.</span>
+      <span className="font-medium" role={refused ? 'alert' : undefined}>
+        {refused ? 'That token was refused — try again.' : 'This server needs a token.'}
+      </span>
       <span className="text-muted-foreground text-xs">
-        Paste the one sqlrooms-server printed (the part after <code>#token=</code>).
+        sqlrooms-server printed a link ending in <code>#token=…</code>: open it, or paste the part
+        after <code>#token=</code>. An operator who set the token chose it: it is in the file of{' '}
+        <code>--auth-token-file</code> or in <code>$SQLROOMS_AUTH_TOKEN</code>.
       </span>
       <input
         type="password"
         aria-label="Server token"
         autoComplete="off"
+        autoFocus={refused}
         className="bg-background min-w-0 flex-1 rounded border px-2 py-0.5 text-xs"
         value={token}
         onChange={(e) => setToken(e.target.value)}
