@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_split,
         default=("httpfs",),
         help="comma-separated DuckDB extensions to load, name@repository to install from a "
-        "repository (default httpfs; '' for none)",
+        "repository (a name or a mirror's URL; default httpfs; '' for none)",
     )
     token = parser.add_mutually_exclusive_group()
     token.add_argument(
