@@ -300,3 +300,19 @@ def test_an_offline_extension_is_one_short_line(
     assert message == (
         "https:// and s3:// paths are unavailable: the httpfs extension is not installed (offline)"
     ), warning
+
+
+def test_a_db_path_that_is_not_there_is_said_to_be_created(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    import duckdb
+
+    server = start_server("--db-path", "mistyped.db")  # relative to the server's cwd, tmp_path
+    created = tmp_path / "mistyped.db"
+    assert f"creating a new database file at {created}" in server.log()
+    assert created.exists()  # still created, as upstream does
+    server.stop()
+    existing = tmp_path / "existing.db"
+    duckdb.connect(str(existing)).close()
+    again = start_server("--db-path", str(existing))
+    assert "creating a new database" not in again.log()
