@@ -1,0 +1,88 @@
+"""The standalone app's last rough edges (issue 23's review): a line over a million timestamps,
+failed queries in the history, and no button without a name; headless Chromium against
+`sqlrooms-server`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pytest
+
+from .app_browser import APP_BROWSER_MARKS
+from .lab.lab_support import CHROMIUM, CHROMIUM_ARGS
+from .support import ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = APP_BROWSER_MARKS
+
+UI_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> ServerProcess:
+    db = tmp_path / "finish.db"
+    with duckdb.connect(str(db)) as con:
+        con.sql(
+            "create table rides as select range::BIGINT as id, (range % 97)::DOUBLE as fare,"
+            " TIMESTAMP '2024-01-01 00:00:00' + to_seconds(range * 7) as pickup"
+            " from range(1000000)"
+        )
+    return start_server("--db-path", str(db))
+
+
+@pytest.fixture
+def page(browser_launched: Browser, server: ServerProcess) -> Page:
+    from playwright.sync_api import expect
+
+    opened = browser_launched.new_page(viewport={"width": 1300, "height": 760})
+    opened.goto(f"{server.http}/app/")
+    expect(opened.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
+    return opened
+
+
+@pytest.fixture
+def browser_launched() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def run_sql(page: Page, sql: str) -> None:
+    editor = page.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    editor.fill(sql)
+    page.keyboard.press("Escape")  # a completion popup would take the Enter
+    page.keyboard.press("Control+Enter")
+
+
+def pick(page: Page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=f"chart {label}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_line_over_a_million_timestamps_is_binned(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    run_sql(page, "from rides")
+    expect(page.get_by_test_id("row-count")).to_have_text("1,000,000 rows", timeout=UI_TIMEOUT_MS)
+    page.get_by_role("tab", name="Charts").click()
+    pick(page, "type", "line")
+    pick(page, "x", "pickup")
+    pick(page, "y", "fare")
+    page.get_by_role("button", name="Add chart").click()
+    line = page.locator("[data-testid=chart] svg g[aria-label=line] path").first
+    expect(line).to_be_attached(timeout=UI_TIMEOUT_MS)
+    vertices = (line.get_attribute("d") or "").count("L") + 1
+    # A point per time bin (tens to a couple of hundred), not one per row.
+    assert 10 <= vertices <= 300, vertices
