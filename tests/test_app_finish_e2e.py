@@ -86,3 +86,33 @@ def test_a_line_over_a_million_timestamps_is_binned(page: Page) -> None:
     vertices = (line.get_attribute("d") or "").count("L") + 1
     # A point per time bin (tens to a couple of hundred), not one per row.
     assert 10 <= vertices <= 300, vertices
+
+
+# The text colour as sRGB bytes (Tailwind's colours are oklch()): painted on a canvas.
+RGB_OF_TEXT = """node => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.fillStyle = getComputedStyle(node).color;
+  ctx.fillRect(0, 0, 1, 1);
+  return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+}"""
+
+
+def test_failed_queries_are_marked_in_the_history(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    run_sql(page, "select count(*) as n from rides")
+    expect(page.get_by_test_id("row-count")).to_have_text("1 row", timeout=UI_TIMEOUT_MS)
+    run_sql(page, "select * from no_such_rides")
+    expect(page.get_by_test_id("run-error")).to_contain_text("no_such_rides", timeout=UI_TIMEOUT_MS)
+    page.get_by_role("tab", name="History").click()
+    entries = page.get_by_test_id("history-entry")
+    expect(entries).to_have_count(2)
+    failed = entries.filter(has_text="no_such_rides")
+    expect(failed).to_have_attribute("data-failed", "true")
+    expect(failed).to_have_attribute("title", re.compile(r"^Failed: .*no_such_rides", re.S))
+    expect(failed.get_by_role("img", name="failed")).to_be_visible()
+    red, green, _ = failed.evaluate(RGB_OF_TEXT)
+    assert red > 150 and green < 100, (red, green)
+    ok = entries.filter(has_text="count(*)")
+    expect(ok).not_to_have_attribute("data-failed", "true")
+    expect(ok).to_have_attribute("title", "Open in the editor")
