@@ -116,3 +116,37 @@ def test_failed_queries_are_marked_in_the_history(page: Page) -> None:
     ok = entries.filter(has_text="count(*)")
     expect(ok).not_to_have_attribute("data-failed", "true")
     expect(ok).to_have_attribute("title", "Open in the editor")
+
+
+NAMELESS_OR_UNTITLED = """() => [...document.querySelectorAll('button, [role=button]')]
+  .filter((b) => !/[\\p{L}\\p{N}]/u.test(b.textContent || ''))
+  .filter((b) => !b.getAttribute('aria-label') || !b.getAttribute('title'))
+  .map((b) => b.outerHTML.slice(0, 160))"""
+
+
+def test_every_button_has_a_name_and_icon_buttons_a_title(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    def check(where: str) -> None:
+        # No button without an accessible name (Chromium's own computation)...
+        snapshot = page.locator("body").aria_snapshot()
+        nameless = [
+            line for line in snapshot.splitlines() if re.match(r"\s*- button(\s*\[|:|\s*$)", line)
+        ]
+        assert nameless == [], f"{where}: {nameless}\n{snapshot}"
+        # ...and an icon-only one says what it does on hover too.
+        assert page.evaluate(NAMELESS_OR_UNTITLED) == [], where
+
+    run_sql(page, "select * exclude (pickup) from rides")
+    expect(page.get_by_test_id("row-count")).to_have_text("1,000,000 rows", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Next page")).to_be_visible()
+    expect(page.get_by_test_id("column-profile").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    check("results")
+    page.get_by_role("tab", name="Charts").click()
+    pick(page, "type", "bar")
+    pick(page, "x", "fare")
+    page.get_by_role("button", name="Add chart").click()
+    expect(page.get_by_test_id("chart")).to_have_count(1)
+    check("charts")
+    page.get_by_role("tab", name="History").click()
+    check("history")

@@ -182,6 +182,7 @@ function Picker(props: {
       >
         <SelectTrigger
           aria-label={`chart ${props.label}`}
+          title={`chart ${props.label}`}
           className="h-7 max-w-40 min-w-20 px-2 text-xs"
         >
           <SelectValue />

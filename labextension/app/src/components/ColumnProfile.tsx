@@ -115,6 +115,7 @@ export function ColumnProfile({sql, column, filters, onFilter}: Props) {
               type="button"
               key={b.label}
               title={`${b.label}: ${b.n.toLocaleString('en-US')}`}
+              aria-label={`${b.label}: ${b.n}`}
               className={cn(
                 'relative h-2 w-full overflow-hidden rounded-sm text-left',
                 active?.label === b.filter.label ? 'bg-sky-500/30' : 'bg-muted hover:bg-sky-500/20',

@@ -82,6 +82,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="First page"
+        title="First page"
         disabled={first}
         onClick={() => go(0)}
       >
@@ -92,6 +93,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="Previous page"
+        title="Previous page"
         disabled={first}
         onClick={() => go(page.pageIndex - 1)}
       >
@@ -115,6 +117,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="Next page"
+        title="Next page"
         disabled={last}
         onClick={() => go(page.pageIndex + 1)}
       >
@@ -125,6 +128,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="Last page"
+        title="Last page"
         disabled={last}
         onClick={() => go(pages - 1)}
       >
