@@ -123,6 +123,14 @@ def sandbox_summary(sandbox: Sandbox) -> str:
     return "; " + ", ".join(parts) if parts else ""
 
 
+def creates_database(db_path: str) -> Path | None:
+    """The absolute path DuckDB will create, when `db_path` names a file that is not there."""
+    if db_path == ":memory:" or db_path.startswith(("md:", "motherduck:")):
+        return None
+    path = Path(db_path).expanduser().absolute()
+    return None if path.exists() else path
+
+
 async def serve(config: ServerConfig) -> bool:
     """Serve until SIGINT/SIGTERM; True if queries were left blocked in reads."""
     server = SqlroomsServer(config)
@@ -130,6 +138,7 @@ async def serve(config: ServerConfig) -> bool:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    new_database = creates_database(config.engine.db_path)
     with held_back_logs() as held:
         await server.start()
     app = server.url.replace("ws://", "http://", 1) + "app/"
@@ -141,6 +150,8 @@ async def serve(config: ServerConfig) -> bool:
         ", token required" if config.auth_token else "",
         sandbox_summary(config.engine.sandbox),
     )
+    if new_database:  # a mistyped --db-path would otherwise look like an empty database
+        log.info("creating a new database file at %s", new_database)
     log_records(held)  # e.g. an extension that could not be loaded offline
     for warning in risk_warnings(config):
         log.warning("%s", warning)

@@ -73,6 +73,22 @@ class EngineConfig:
     sandbox: Sandbox = field(default_factory=Sandbox)
 
 
+# What a user loses without an extension, for the one-line start-up warning.
+_EXTENSION_GIVES = {"httpfs": "https:// and s3:// paths are unavailable"}
+
+
+def extension_warning(name: str, error: str) -> str:
+    """One short line: what does not work and why (DuckDB's download error is a long URL)."""
+    first = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    offline = "download" in first.lower()
+    lost = _EXTENSION_GIVES.get(name)
+    if lost:
+        why = "is not installed (offline)" if offline else f"could not be loaded: {first[:80]}"
+        return f"{lost}: the {name} extension {why}"
+    why = "not installed (offline)" if offline else first[:80]
+    return f"DuckDB extension '{name}' is unavailable: {why}"
+
+
 def is_expected_error(exc: BaseException) -> bool:
     """Errors a client causes (bad SQL, cancels, refusals); anything else is a bug to log."""
     if isinstance(exc, (duckdb.Error, Cancelled, Unavailable, ProtocolError, Refused)):
@@ -192,13 +208,15 @@ class Engine:
         except duckdb.Error:
             pass
         try:
-            if repository:
+            if "://" in repository:  # a mirror's address
+                con.install_extension(name, repository_url=repository)
+            elif repository:
                 con.install_extension(name, repository=repository)
             else:
                 con.install_extension(name)
             con.load_extension(name)
         except duckdb.Error as exc:
-            message = f"DuckDB extension '{spec}' is not available: {str(exc).splitlines()[0]}"
+            message = extension_warning(name, str(exc))
             log.warning(message)
             self.warnings.append(message)
 

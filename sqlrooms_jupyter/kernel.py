@@ -245,11 +245,15 @@ class KernelServer:
         return f"{self.url}?token={token}" if token else self.url
 
     @property
+    def app_url(self) -> str:
+        """The app served by this server, without the token (it asks for one)."""
+        return self.url.replace("ws://", "http://", 1) + "app/"
+
+    @property
     def direct_app_url(self) -> str:
         """The app served by this server; the token rides in the fragment, out of server logs."""
         token = self.config.auth_token
-        app = self.url.replace("ws://", "http://", 1) + "app/"
-        return f"{app}#token={token}" if token else app
+        return f"{self.app_url}#token={token}" if token else self.app_url
 
     def share(self, name: str, obj: object, *, follow: str | None = None) -> bool:
         """Make `obj` queryable as `name` by clients and by the notebook's own cells;

@@ -18,7 +18,8 @@ from .kernel import KernelServer
 USAGE = """\
 %sqlrooms start [options]     start this kernel's SQLRooms server
 %sqlrooms stop                stop it (cancels queries, closes sockets, frees the port)
-%sqlrooms status              URL, uptime, database, connections, queries, cache
+%sqlrooms status [--show-token]
+                              URL, uptime, database, connections, queries, cache
 %sqlrooms share VAR [--as NAME]
                               make a dataframe / Arrow table / relation queryable
 %sqlrooms unshare NAME        stop sharing it
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_arguments(start, options.MAGIC)
 
     commands.add_parser("stop", add_help=False)
-    commands.add_parser("status", add_help=False)
+    status = commands.add_parser("status", add_help=False)
+    status.add_argument("--show-token", action="store_true", help="print the server's token")
     share = commands.add_parser("share", add_help=False)
     share.add_argument("variable", help="a variable or expression in the notebook")
     share.add_argument("--as", dest="name", help="table name for clients")
@@ -91,15 +93,18 @@ class SqlroomsMagics(Magics):
             It serves `duckdb.default_connection()` (what `duckdb.sql()` uses) unless
             --connection names a connection variable or --db-path a database file.
             The default port 4000 falls back to a free one when taken; --port 0 always
-            picks one. Clients need the printed token unless --no-token. Jupyter's own
+            picks one. Clients need its token unless --no-token; it is not printed (cell
+            output is saved in the notebook): `%sqlrooms status --show-token`. Jupyter's own
             server reaches it at {base_url}sqlrooms/kernels/<kernel_id>/ws.
             The sandbox flags (--read-only, --allowed-directories, --memory-limit,
             --threads) are DuckDB settings of the whole database, so they bind this
             notebook's own cells too, and are locked until the kernel restarts.
         %sqlrooms stop
             Cancel in-flight queries, save rooms, close sockets, free the port.
-        %sqlrooms status | queries | subscriptions | rooms
+        %sqlrooms status [--show-token] | queries | subscriptions | rooms
             What the server is doing; a live panel in a notebook, a table in a terminal.
+            --show-token prints the token and the app's address with it (into the cell's
+            output: clear it before saving; or `sqlrooms_jupyter.current().config.auth_token`).
         %sqlrooms share VAR [--as NAME] [--no-follow]
             Make a pandas or polars DataFrame, pyarrow Table or RecordBatchReader, or
             DuckDB relation queryable as NAME (default: the variable's name), by clients
@@ -156,7 +161,11 @@ class SqlroomsMagics(Magics):
         print("SQLRooms server stopped." if notebook.stop() else "No SQLRooms server is running.")
 
     def _status(self, args: argparse.Namespace) -> None:
-        widgets.show(self._server(), widgets.status_tables)
+        server = self._server()
+        if args.show_token:
+            token = server.config.auth_token
+            print(f"token: {token}\napp: {server.direct_app_url}" if token else "no token required")
+        widgets.show(server, widgets.status_tables)
 
     def _queries(self, args: argparse.Namespace) -> None:
         widgets.show(self._server(), widgets.queries_tables)
@@ -224,29 +233,36 @@ class SqlroomsMagics(Magics):
 
 
 def started_message(server: KernelServer) -> str:
+    """How to open the app, without the token: a cell's output is saved in the .ipynb."""
     # The JupyterLab extension listens for "SQLRooms server running at " and "SQLRooms server
     # stopped." in a kernel's output (labextension/src/serverSignals.ts): keep these words.
     lines = [f"SQLRooms server running at {server.url}"]
-    lines.append(f"  app: {server.direct_app_url}")
+    if server.kernel_id:
+        lines.append("  open the app: the SQLRooms button in the notebook's toolbar (a panel)")
+        if server.app_urls:
+            lines.append(f"  app through Jupyter: {' or '.join(server.app_urls)}")
+    asks = " (asks for the token)" if server.config.auth_token else ""
+    lines.append(f"  app: {server.app_url}{asks}")
     lines += [f"  note: {note}" for note in server.notes]
-    token = server.config.auth_token
-    if token:
-        lines.append(f"  token: {token}")
+    if server.config.auth_token:
+        lines.append(
+            "  token: not shown (cell output is saved in the notebook); "
+            "%sqlrooms status --show-token prints it"
+        )
     else:
         lines.append("  no token required: any local process or web page can query it")
     if server.kernel_id:
         relay = server.relay_urls or [f"<jupyter server>/sqlrooms/kernels/{server.kernel_id}/ws"]
         lines.append(f"  through Jupyter: {' or '.join(relay)}")
         lines.append(
-            "    (Jupyter's login, not the token above: a page Jupyter serves is signed in by "
-            "its cookie; elsewhere add ?token=<your Jupyter server's token>)"
+            "    (Jupyter's login, not the kernel's token: a page Jupyter serves is signed in "
+            "by its cookie; elsewhere add ?token=<your Jupyter server's token>)"
         )
-        if server.app_urls:
-            lines.append(f"  app through Jupyter: {' or '.join(server.app_urls)}")
+    wire = f"{server.url}?token=<token>" if server.config.auth_token else server.url
     lines += [
         "  from a SQLRooms app:",
         "    import {createWebSocketDuckDbConnector} from '@sqlrooms/duckdb';",
-        f"    createWebSocketDuckDbConnector({{wsUrl: '{server.client_url}'}});",
+        f"    createWebSocketDuckDbConnector({{wsUrl: '{wire}'}});",
     ]
     for warning in server.warnings:
         lines.append(f"  warning: {warning}")

@@ -163,7 +163,9 @@ OPTIONS: tuple[Option, ...] = (
         doors=EVERYWHERE,
         kernel_default=None,
         kernel_doc_default="the kernel's `duckdb.default_connection()`",
-        doc="DuckDB database file; a missing parent directory is created",
+        doc="DuckDB database file; a missing file is created (the start-up output says "
+        "`creating a new database file at <absolute path>`, so a mistyped name shows), and so "
+        "is a missing parent directory",
     ),
     Option(
         "--port",
@@ -184,7 +186,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--extensions",
         "comma-separated DuckDB extensions to load, name@repository to install from a "
-        "repository (default httpfs; '' for none)",
+        "repository (a name or a mirror's URL; default httpfs; '' for none)",
         kind=list,
         parse=split_commas,
         action="store",
@@ -192,9 +194,10 @@ OPTIONS: tuple[Option, ...] = (
         doors=EVERYWHERE,
         kernel_default=(),
         doc_default="`httpfs`",
-        doc="comma-separated extensions to load; `name@repo` installs from that repository; "
-        "`''` for none. One that cannot be installed or loaded (e.g. offline) is a warning, "
-        "not a failure",
+        doc="comma-separated extensions to load; `name@repo` installs from that repository (a "
+        "name, or a mirror's URL); `''` for none. One that cannot be installed or loaded is a "
+        "one-line warning, not a failure (offline: `https:// and s3:// paths are unavailable: "
+        "the httpfs extension is not installed (offline)`)",
     ),
     Option(
         "--auth-token",

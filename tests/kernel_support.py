@@ -11,6 +11,9 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+# The kernel's token: `%sqlrooms start` does not print it (cell output is saved).
+SHOW_TOKEN = "import sqlrooms_jupyter\nprint(sqlrooms_jupyter.current().config.auth_token or '')"
+
 
 @dataclass
 class CellOutput:
@@ -96,9 +99,9 @@ class RunningKernel:
         output = self.run(f"%load_ext sqlrooms_jupyter\n%sqlrooms start {options}").check()
         url = re.search(r"running at (ws://\S+)", output.stdout)
         assert url, output.text
-        token = re.search(r"token: (\S+)", output.stdout)
+        token = self.run(SHOW_TOKEN).check().stdout.strip() or None
         port = int(url.group(1).rsplit(":", 1)[1].strip("/"))
-        return StartedServer(url.group(1), token.group(1) if token else None, port)
+        return StartedServer(url.group(1), token, port)
 
     def shutdown(self) -> None:
         self.client.stop_channels()

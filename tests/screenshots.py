@@ -1,16 +1,17 @@
-"""Regenerates the standalone app's screenshots in docs/img (light, dark, 600 px wide, editor
-completion, charts): `python -m tests.screenshots [out-dir]` (default docs/img). Needs the
-built app and Debian's chromium, like the browser tests."""
+"""Regenerates the app's screenshots in docs/img: standalone (light, dark, 600 px wide, editor
+completion, charts) and the JupyterLab panel at half the width of a 1400 px window:
+`python -m tests.screenshots [out-dir] [--only standalone|lab]` (default docs/img, both). Needs
+the built app and JupyterLab extension and Debian's chromium, like the browser tests."""
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
 import duckdb
 
-from .lab_support import CHROMIUM, CHROMIUM_ARGS
+from .lab_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab
 from .support import ServerProcess
 
 SQL = (
@@ -125,7 +126,78 @@ def shoot(out: Path) -> list[Path]:
     return written
 
 
+# The notebook of the JupyterLab shot: the same trips in the kernel's DuckDB, then its server.
+LAB_CELLS = [
+    "import duckdb\n"
+    "duckdb.sql(\n"
+    '    "create table trips as select range::BIGINT as id,"\n'
+    '    " round(3 + (hash(range) % 4000) / 100.0, 2)::DECIMAL(8,2) as fare,"\n'
+    "    \" ['Oslo', 'Lima', 'Pune', 'Kyiv', NULL][range % 5 + 1] as city,\"\n"
+    "    \" TIMESTAMP '2024-07-01 06:00:00' + to_seconds(range * 37) as pickup\"\n"
+    '    " from range(100000)"\n'
+    ")",
+    "%load_ext sqlrooms_jupyter\n%sqlrooms start --port 0",
+]
+
+
+def shoot_lab(out: Path) -> list[Path]:
+    """`jupyter lab`, a notebook that starts its kernel's server, and the SQLRooms panel beside
+    it (the notebook toolbar's button) with a query's result: app-jupyterlab-half.png."""
+    from playwright.sync_api import expect, sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        lab = JupyterLab(Path(tmp))
+        try:
+            lab.put_notebook("trips.ipynb", LAB_CELLS)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
+                page = browser.new_page(viewport={"width": 1400, "height": 820})
+                page.goto(lab.url("lab/tree/trips.ipynb"))
+                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+                page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor").first.click()
+                for _ in LAB_CELLS:
+                    page.keyboard.press("Shift+Enter")
+                page.locator(".jp-OutputArea-output", has_text="SQLRooms server running").wait_for(
+                    timeout=90_000
+                )
+                page.locator(".jp-NotebookPanel .jp-SqlRooms-toolbarButton").click()
+                app = page.frame_locator(".jp-SqlRooms-appFrame")
+                expect(app.get_by_test_id("status")).to_contain_text("connected", timeout=90_000)
+                # The file browser closed: the notebook and the panel share the window.
+                page.get_by_role("menuitem", name="View").click()
+                page.get_by_role("menuitem", name="File Browser").click()
+                editor = app.locator(".cm-content")
+                editor.click()
+                page.keyboard.press("Control+a")
+                page.keyboard.press("Delete")
+                editor.fill(SQL)
+                page.keyboard.press("Escape")
+                page.keyboard.press("Control+Enter")
+                expect(app.get_by_test_id("row-count")).to_have_text("5 rows", timeout=90_000)
+                expect(app.get_by_test_id("column-profile").first).to_be_visible()
+                # Headless Chromium may show a stale frame: repaint it before the shot.
+                frame = page.locator(".jp-SqlRooms-appFrame")
+                frame.evaluate("node => { node.style.display = 'none'; }")
+                page.wait_for_timeout(200)
+                frame.evaluate("node => { node.style.display = ''; }")
+                page.wait_for_timeout(1200)
+                path = out / "app-jupyterlab-half.png"
+                page.screenshot(path=str(path))
+                browser.close()
+        finally:
+            lab.stop()
+    return [path]
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/img")
-    for written in shoot(target):
-        print(written)
+    parser = argparse.ArgumentParser(prog="python -m tests.screenshots")
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/img"))
+    parser.add_argument("--only", choices=["standalone", "lab"])
+    args = parser.parse_args()
+    written = [] if args.only == "lab" else shoot(args.out)
+    written += [] if args.only == "standalone" else shoot_lab(args.out)
+    for path in written:
+        print(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tornado.websocket import WebSocketClientConnection
 
-from .kernel_support import CellOutput
+from .kernel_support import SHOW_TOKEN, CellOutput
 from .support import answer
 
 LONG_SQL = "select count(*) from range(100000) a, range(100000) b where a.range + b.range = 7"
@@ -74,9 +73,9 @@ class NotebookKernel:
         output = (await self.run("%load_ext sqlrooms_jupyter\n%sqlrooms start --port 0")).check()
         assert f"sqlrooms/kernels/{self.kernel_id}/ws" in output.stdout, output.text
         self.started_output = output.stdout
-        token = re.search(r"token: (\S+)", output.stdout)
+        token = (await self.run(SHOW_TOKEN)).check().stdout.strip()
         assert token, output.text
-        return token.group(1)
+        return token
 
     def close(self) -> None:
         if self.client is not None:

@@ -23,6 +23,16 @@ describe('chartPlan', () => {
     expect(counted.channels.fill).toEqual({field: 'kind'});
   });
 
+  it('bins a time column on a line, not a number', () => {
+    const isTime = (c: string) => c === 'pickup';
+    const line = chartPlan({id: 'c', kind: 'line', x: 'pickup', y: 'fare'}, () => false, isTime);
+    expect(line.channels.x).toEqual({field: 'pickup', op: 'bin'});
+    const byNumber = chartPlan({id: 'c', kind: 'line', x: 'year'}, () => false, isTime);
+    expect(byNumber.channels.x).toEqual({field: 'year'});
+    const bars = chartPlan({id: 'c', kind: 'bar', x: 'pickup'}, () => false, isTime);
+    expect(bars.channels.x).toEqual({field: 'pickup'});
+  });
+
   it('averages y per x on a line', () => {
     expect(chartPlan({id: 'c', kind: 'line', x: 'day', y: 'fare'}).channels.y.op).toBe('avg');
   });

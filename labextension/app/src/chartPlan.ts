@@ -33,12 +33,21 @@ export function yTitle(c: ChartConfig): string {
   return c.y ?? c.x;
 }
 
-/** The plan with axis titles, and text columns (`isText`) labelled so NULL shows as `NULL`. */
+/**
+ * The plan with axis titles, and text columns (`isText`) labelled so NULL shows as `NULL`. A
+ * line over a time column (`isTime`) bins x into date_trunc-like steps chosen from its range:
+ * one point per distinct timestamp would draw a million-row column as a solid block.
+ */
 export function chartPlan(
   c: ChartConfig,
   isText: (column: string) => boolean = () => false,
+  isTime: (column: string) => boolean = () => false,
 ): ChartPlan {
-  const plan = basePlan(c);
+  const base = basePlan(c);
+  const plan =
+    base.mark === 'lineY' && isTime(c.x)
+      ? {...base, channels: {...base.channels, x: {field: c.x, op: 'bin' as const}}}
+      : base;
   const channels = Object.fromEntries(
     Object.entries(plan.channels).map(([name, ch]) => {
       const categorical =

@@ -81,6 +81,12 @@ export function recordRun(ws: Workspace, entry: HistoryEntry): Workspace {
   return {...ws, history: history.slice(0, HISTORY_LIMIT)};
 }
 
+/** A run of `sql` failed: its history entry says so (until it runs again). */
+export function recordFailure(ws: Workspace, sql: string, error: string): Workspace {
+  if (!ws.history.some((h) => h.sql === sql && h.error !== error)) return ws;
+  return {...ws, history: ws.history.map((h) => (h.sql === sql ? {...h, error} : h))};
+}
+
 const isString = (v: unknown): v is string => typeof v === 'string';
 
 function parseChart(value: unknown): ChartConfig | null {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import stat
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sqlrooms_jupyter.kernel import GIL_SWITCH_INTERVAL
-from tests.kernel_support import RunningKernel, StartedServer
+from tests.kernel_support import SHOW_TOKEN, RunningKernel, StartedServer
 from tests.polling import wait_until
 from tests.support import Client
 
@@ -265,6 +266,23 @@ def test_token_is_required_by_default(kernel: RunningKernel, started: StartedSer
         assert client.query("select 1", kind="json")["type"] == "error"
     with Client(started.client_url) as client:
         assert client.query("select 1 x", kind="json") == [{"x": 1}]
+
+
+def test_start_does_not_print_the_token_into_the_notebook(kernel: RunningKernel) -> None:
+    # A cell's output is saved in the .ipynb: the token would travel with the notebook.
+    output = kernel.run("%load_ext sqlrooms_jupyter\n%sqlrooms start --port 0").check()
+    try:
+        token = kernel.run(SHOW_TOKEN).check().stdout.strip()
+        assert len(token) >= 16
+        assert token not in output.text, output.text
+        assert "SQLRooms button in the notebook's toolbar" in output.stdout
+        assert re.search(r"app: http://127\.0\.0\.1:\d+/app/ \(asks for the token\)", output.stdout)
+        assert "%sqlrooms status --show-token" in output.stdout
+        shown = kernel.run("%sqlrooms status --show-token").check()
+        assert f"token: {token}" in shown.stdout
+        assert f"/app/#token={token}" in shown.stdout
+    finally:
+        kernel.run("%sqlrooms stop")
 
 
 def test_serving_a_given_connection_or_database_file(kernel: RunningKernel, tmp_path: Path) -> None:

@@ -285,3 +285,33 @@ def test_start_up_output_leads_with_the_apps_address(
     lines = server.log().splitlines()
     assert f"SQLRooms app: {server.http}/app/" in lines[0], lines
     assert "nosuchext" in "\n".join(lines[2:]), lines
+
+
+def test_an_offline_extension_is_one_short_line(
+    start_server: Callable[..., ServerProcess], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty home: no httpfs installed before; a repository that cannot be reached.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    server = start_server(extensions="httpfs@http://127.0.0.1:9")
+    wait_until(lambda: "httpfs" in server.log(), timeout=30)
+    warning = next(line for line in server.log().splitlines() if "httpfs" in line)
+    message = warning.split(": ", 1)[1]
+    assert message == (
+        "https:// and s3:// paths are unavailable: the httpfs extension is not installed (offline)"
+    ), warning
+
+
+def test_a_db_path_that_is_not_there_is_said_to_be_created(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    import duckdb
+
+    server = start_server("--db-path", "mistyped.db")  # relative to the server's cwd, tmp_path
+    created = tmp_path / "mistyped.db"
+    assert f"creating a new database file at {created}" in server.log()
+    assert created.exists()  # still created, as upstream does
+    server.stop()
+    existing = tmp_path / "existing.db"
+    duckdb.connect(str(existing)).close()
+    again = start_server("--db-path", str(existing))
+    assert "creating a new database" not in again.log()

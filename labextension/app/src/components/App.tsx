@@ -10,7 +10,7 @@ import {
   TabsTrigger,
   TooltipProvider,
 } from '@sqlrooms/ui';
-import {useCallback, useState} from 'react';
+import {useCallback, useRef, useState} from 'react';
 import {AppContext, type AppContextValue, useApp, useAppState} from '../appContext';
 import {isFramed, postToPanel, type Theme} from '../bridge';
 import {useCollaboration} from '../collab';
@@ -19,12 +19,21 @@ import type {ErrorMark} from '../errorMark';
 import {makeRun, rerun, runOf, runOfPicked, type Run} from '../runs';
 import {freshName, isPageable, notebookCell, statementsOf, type Statement} from '../statements';
 import type {ConnectionStatus} from '../store';
-import {addTab, closeTab, newId, recordRun, selectedTab, selectTab, updateTab} from '../workspace';
+import {
+  addTab,
+  closeTab,
+  newId,
+  recordFailure,
+  recordRun,
+  selectedTab,
+  selectTab,
+  updateTab,
+} from '../workspace';
 import {Charts} from './Charts';
 import {ErrorBoundary} from './ErrorBoundary';
 import {HistoryList} from './HistoryList';
 import {QueryEditor} from './QueryEditor';
-import {ErrorMarkContext} from './RunStatus';
+import {ErrorMarkContext, RunFailedContext} from './RunStatus';
 import {RunView} from './RunView';
 import {SchemaPanel} from './SchemaPanel';
 import {TabBar} from './TabBar';
@@ -114,6 +123,8 @@ function Workbench() {
   const [runs, setRuns] = useState<Record<string, Run>>({});
   const [view, setView] = useState('results');
   const [mark, setMark] = useState<{tabId: string; mark: ErrorMark} | null>(null);
+  /** What each tab's run put in the history, to mark it when the run fails. */
+  const recordedSql = useRef<Record<string, string>>({});
   const tab = selectedTab(ws);
   const run = runs[tab.id];
 
@@ -122,6 +133,7 @@ function Workbench() {
       if (!next) return;
       setMark(null);
       setRuns((r) => ({...r, [tabId]: next}));
+      recordedSql.current[tabId] = recorded;
       update((w) => recordRun(w, {sql: recorded, at: Date.now(), ms: null, error: null}));
     },
     [update],
@@ -146,6 +158,14 @@ function Workbench() {
   const markError = useCallback(
     (m: ErrorMark | null) => setMark(m ? {tabId: tab.id, mark: m} : null),
     [tab.id],
+  );
+
+  const runFailed = useCallback(
+    (message: string) => {
+      const sql = recordedSql.current[tab.id];
+      if (sql) update((w) => recordFailure(w, sql, message));
+    },
+    [tab.id, update],
   );
 
   const refreshAll = useCallback(() => {
@@ -259,7 +279,9 @@ function Workbench() {
                 </TabsList>
                 <TabsContent value="results" className="min-h-0 flex-1 overflow-hidden">
                   <ErrorMarkContext.Provider value={markError}>
-                    <RunView run={run} onCommandDone={refreshSchemas} />
+                    <RunFailedContext.Provider value={runFailed}>
+                      <RunView run={run} onCommandDone={refreshSchemas} />
+                    </RunFailedContext.Provider>
                   </ErrorMarkContext.Provider>
                 </TabsContent>
                 <TabsContent value="charts" className="min-h-0 flex-1 overflow-hidden">

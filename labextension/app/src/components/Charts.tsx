@@ -22,14 +22,17 @@ type Props = {
   onRunTab?: () => void;
 };
 
-type Columns = {names: string[]; text: Set<string>};
+type Columns = {names: string[]; text: Set<string>; time: Set<string>};
 
-/** The columns of `sql`'s result, and which hold text (their NULLs get a `NULL` label). */
+const NO_COLUMNS: Columns = {names: [], text: new Set(), time: new Set()};
+
+/** The columns of `sql`'s result, which hold text (their NULLs get a `NULL` label) and which
+ * time (a line bins them). */
 function useColumns(sql: string | null, version: unknown): Columns {
   const {store} = useApp();
-  const [columns, setColumns] = useState<Columns>({names: [], text: new Set()});
+  const [columns, setColumns] = useState<Columns>(NO_COLUMNS);
   useEffect(() => {
-    if (!sql) return setColumns({names: [], text: new Set()});
+    if (!sql) return setColumns(NO_COLUMNS);
     let live = true;
     store.connector.query(`SELECT * FROM (${sql}) LIMIT 0`).then(
       (t) =>
@@ -41,8 +44,13 @@ function useColumns(sql: string | null, version: unknown): Columns {
               .filter((f) => DataType.isUtf8(f.type) || DataType.isDictionary(f.type))
               .map((f) => f.name),
           ),
+          time: new Set(
+            t.schema.fields
+              .filter((f) => DataType.isTimestamp(f.type) || DataType.isDate(f.type))
+              .map((f) => f.name),
+          ),
         }),
-      () => live && setColumns({names: [], text: new Set()}),
+      () => live && setColumns(NO_COLUMNS),
     );
     return () => {
       live = false;
@@ -74,10 +82,14 @@ function channelValue(c: Channel) {
 
 const FILLED = new Set(['barY', 'rectY', 'dot']);
 
-type PlotInput = {sql: string; config: ChartConfig; brush: Selection; text: Set<string>};
+type PlotInput = {sql: string; config: ChartConfig; brush: Selection; columns: Columns};
 
-function buildPlot({sql, config, brush, text}: PlotInput, width: number): HTMLElement {
-  const plan = chartPlan(config, (c) => text.has(c));
+function buildPlot({sql, config, brush, columns}: PlotInput, width: number): HTMLElement {
+  const plan = chartPlan(
+    config,
+    (c) => columns.text.has(c),
+    (c) => columns.time.has(c),
+  );
   const body = plan.sampleRows
     ? `SELECT * FROM (${sql}) USING SAMPLE ${plan.sampleRows} ROWS`
     : sql;
@@ -124,7 +136,7 @@ function useWidth(element: React.RefObject<HTMLElement | null>): number {
 }
 
 function ChartView(input: PlotInput) {
-  const {sql, config, brush, text} = input;
+  const {sql, config, brush, columns} = input;
   const ready = useAppState((s) => s.mosaic.connection.status === 'ready');
   const box = useRef<HTMLDivElement>(null);
   const width = useWidth(box);
@@ -133,12 +145,12 @@ function ChartView(input: PlotInput) {
   useEffect(() => {
     if (!ready || width < 100) return;
     try {
-      setPlot(buildPlot({sql, config, brush, text}, width));
+      setPlot(buildPlot({sql, config, brush, columns}, width));
       setError(null);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
-  }, [ready, sql, config, brush, text, width]);
+  }, [ready, sql, config, brush, columns, width]);
   return (
     <div ref={box} className="w-full min-w-0 overflow-hidden" data-testid="chart-body">
       {error ? (
@@ -170,6 +182,7 @@ function Picker(props: {
       >
         <SelectTrigger
           aria-label={`chart ${props.label}`}
+          title={`chart ${props.label}`}
           className="h-7 max-w-40 min-w-20 px-2 text-xs"
         >
           <SelectValue />
@@ -258,12 +271,13 @@ export function Charts({run, charts, onChange, onRunTab}: Props) {
               size="xs"
               variant="ghost"
               aria-label="Remove chart"
+              title="Remove chart"
               onClick={() => onChange(charts.filter((o) => o.id !== c.id))}
             >
               ✕
             </Button>
           </figcaption>
-          <ChartView sql={sql} config={c} brush={brush} text={columns.text} />
+          <ChartView sql={sql} config={c} brush={brush} columns={columns} />
         </figure>
       ))}
     </div>

@@ -140,6 +140,7 @@ export function ColumnProfile({sql, column, filters, onFilter, eager = true}: Pr
               key={b.label}
               title={`${b.label}: ${b.n.toLocaleString('en-US')}`}
               aria-pressed={b === picked}
+              aria-label={`${b.label}: ${b.n}`}
               className={cn(
                 'relative h-2 w-full overflow-hidden rounded-sm text-left',
                 b === picked

@@ -1,3 +1,4 @@
+import {CircleAlertIcon} from 'lucide-react';
 import type {HistoryEntry} from '../workspace';
 
 export function HistoryList({
@@ -16,14 +17,21 @@ export function HistoryList({
         <li key={`${h.at}-${h.sql}`} className="border-b">
           <button
             type="button"
-            className="hover:bg-muted w-full px-3 py-1.5 text-left font-mono"
-            title="Open in the editor"
+            className={`hover:bg-muted flex w-full items-start gap-2 px-3 py-1.5 text-left font-mono ${h.error ? 'text-red-600 dark:text-red-400' : ''}`}
+            title={h.error ? `Failed: ${h.error}\n\nOpen in the editor` : 'Open in the editor'}
+            data-testid="history-entry"
+            data-failed={h.error ? 'true' : undefined}
             onClick={() => onPick(h.sql)}
           >
-            <span className="text-muted-foreground mr-2">
+            <span className="text-muted-foreground shrink-0">
               {new Date(h.at).toLocaleTimeString()}
             </span>
-            {h.sql.length > 200 ? `${h.sql.slice(0, 200)}…` : h.sql}
+            {h.error && (
+              <CircleAlertIcon size={14} className="shrink-0" aria-label="failed" role="img" />
+            )}
+            <span className="min-w-0 break-all">
+              {h.sql.length > 200 ? `${h.sql.slice(0, 200)}…` : h.sql}
+            </span>
           </button>
         </li>
       ))}

@@ -85,6 +85,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="First page"
+        title="First page"
         disabled={first}
         onClick={() => go(0)}
       >
@@ -95,6 +96,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="Previous page"
+        title="Previous page"
         disabled={first}
         onClick={() => go(page.pageIndex - 1)}
       >
@@ -118,6 +120,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="Next page"
+        title="Next page"
         disabled={last}
         onClick={() => go(page.pageIndex + 1)}
       >
@@ -128,6 +131,7 @@ function Pager({page, pages, onChange}: {page: Page; pages: number; onChange: (p
         size="xs"
         className="h-6 w-6"
         aria-label="Last page"
+        title="Last page"
         disabled={last}
         onClick={() => go(pages - 1)}
       >

@@ -9,6 +9,8 @@ import {explainQuery, WRAPPER_LINES} from '../statements';
 
 /** Where the editor learns an error's position (App provides it). */
 export const ErrorMarkContext = createContext<(mark: ErrorMark | null) => void>(() => undefined);
+/** Where the history learns that the shown run failed, and why (App provides it). */
+export const RunFailedContext = createContext<(message: string) => void>(() => undefined);
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -45,13 +47,16 @@ export function RunError({
 }) {
   const {store} = useApp();
   const markError = useContext(ErrorMarkContext);
+  const runFailed = useContext(RunFailedContext);
   const target = statement ?? shownStatement(run);
   const [shown, setShown] = useState<UserError | null>(null);
   useEffect(() => {
     let live = true;
     const finish = (error: UserError) => {
       if (!live) return;
-      setShown(statementError(error, target.index, run.count, target.firstLine));
+      const placed = statementError(error, target.index, run.count, target.firstLine);
+      setShown(placed);
+      runFailed(placed.message);
       if (error.offset !== null) {
         const from = target.from + error.offset;
         markError({

@@ -6,8 +6,8 @@ import {
   TableSchemaTree,
   TreeNodeActionsMenu,
 } from '@sqlrooms/schema-tree';
-import {cn} from '@sqlrooms/ui';
-import {TableIcon, ViewIcon} from 'lucide-react';
+import {Button, cn} from '@sqlrooms/ui';
+import {RefreshCwIcon, TableIcon, ViewIcon} from 'lucide-react';
 import {useAppState} from '../appContext';
 import {visibleName} from '../names';
 import {compactCount, shortTypeLabel} from '../typeLabel';
@@ -84,6 +84,8 @@ export function previewSql(table: TableNodeObject): string {
 /** `onPreview(sql, table)`: a click on a table asks for its preview. */
 export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string) => void}) {
   const schemaTrees = useAppState((s) => s.db.schemaTrees);
+  const refreshing = useAppState((s) => s.db.isRefreshingTableSchemas);
+  const refresh = useAppState((s) => s.db.refreshTableSchemas);
   const renderNode = (node: DbSchemaNode) => {
     // Names as shown: invisible / bidi characters escaped (a look-alike table stands out).
     const shown =
@@ -109,7 +111,17 @@ export function SchemaPanel({onPreview}: {onPreview: (sql: string, table: string
     <div className="flex h-full flex-col" aria-label="Schema">
       <div className="flex items-center justify-between border-b px-2 py-1 text-xs font-medium">
         <span>Tables</span>
-        <TableSchemaTree.RefreshButton />
+        {/* Not the library's RefreshButton: it has no accessible name. */}
+        <Button
+          variant="ghost"
+          size="icon"
+          className="h-6 w-6"
+          aria-label="Refresh tables"
+          title="Refresh tables"
+          onClick={() => void refresh().catch(() => undefined)}
+        >
+          <RefreshCwIcon className={`h-3.5 w-3.5 ${refreshing ? 'animate-spin' : ''}`} />
+        </Button>
       </div>
       <TableSchemaTree
         className="flex-1 overflow-auto p-1"

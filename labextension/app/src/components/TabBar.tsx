@@ -31,6 +31,7 @@ export function TabBar({tabs, selectedId, onSelect, onClose, onAdd}: Props) {
           <button
             type="button"
             aria-label={`Close ${visibleName(t.title)}`}
+            title={`Close ${visibleName(t.title)}`}
             className="text-muted-foreground hover:text-foreground px-1"
             onClick={() => onClose(t.id)}
           >
@@ -38,7 +39,13 @@ export function TabBar({tabs, selectedId, onSelect, onClose, onAdd}: Props) {
           </button>
         </div>
       ))}
-      <Button size="xs" variant="ghost" aria-label="New query tab" onClick={onAdd}>
+      <Button
+        size="xs"
+        variant="ghost"
+        aria-label="New query tab"
+        title="New query tab"
+        onClick={onAdd}
+      >
         +
       </Button>
     </div>
