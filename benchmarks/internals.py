@@ -7,18 +7,20 @@ profile_ours recognises the query pool's idle frames by the executor's file).
 
 from __future__ import annotations
 
-from sqlrooms_jupyter import executor, handlers, session, webapp
-from sqlrooms_jupyter.background import ServerThread
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.server import ServerConfig
+from sqlrooms_jupyter import session
+from sqlrooms_jupyter.db import workers
+from sqlrooms_jupyter.db.engine import EngineConfig
+from sqlrooms_jupyter.web import routes, static_app
+from sqlrooms_jupyter.web.server import ServerConfig
+from sqlrooms_jupyter.web.thread import ServerThread
 
-APP_DIR = webapp.APP_DIR  # the built SQLRooms app
-QueryWebSocket = handlers.QueryWebSocket
-Executor = executor.Executor
+APP_DIR = static_app.APP_DIR  # the built SQLRooms app
+QueryWebSocket = routes.QueryWebSocket
+Executor = workers.Executor
 Session = session.Session
 # Where a query's terminal answer is sent from, on the loop (`_finish(task)`).
 InFlightQueries = session.InFlightQueries
-EXECUTOR_FILE = executor.__name__.replace(".", "/") + ".py"  # as py-spy names its frames
+EXECUTOR_FILE = workers.__name__.replace(".", "/") + ".py"  # as py-spy names its frames
 
 __all__ = [
     "APP_DIR",

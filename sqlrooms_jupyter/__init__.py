@@ -10,25 +10,25 @@ __all__ = ["__version__", "current", "share", "start", "stop", "unshare"]
 
 
 def __getattr__(name: str) -> Any:
-    # The notebook API lives in `notebook`; importing it lazily keeps the CLI light.
+    # The notebook API lives in `kernel.api`; importing it lazily keeps the CLI light.
     if name in ("current", "share", "start", "stop", "unshare"):
-        from . import notebook
+        from .kernel import api
 
-        return getattr(notebook, name)
+        return getattr(api, name)
     raise AttributeError(name)
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext sqlrooms_jupyter`: register the `%sqlrooms` magic."""
-    from .magics import SqlroomsMagics
+    from .kernel.magics import SqlroomsMagics
 
     ipython.register_magics(SqlroomsMagics(ipython))
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from . import notebook
+    from .kernel import api
 
-    notebook.stop()
+    api.stop()
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -37,6 +37,6 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from .serverext.app import SqlroomsServerExtension
+    from .serverext.extension import SqlroomsServerExtension
 
-    return [{"module": "sqlrooms_jupyter.serverext.app", "app": SqlroomsServerExtension}]
+    return [{"module": "sqlrooms_jupyter.serverext.extension", "app": SqlroomsServerExtension}]

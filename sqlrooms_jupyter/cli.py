@@ -12,10 +12,11 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from . import options, process
+from . import options
+from .db.sandbox import Sandbox
 from .options import TOKEN_ENV
-from .sandbox import Sandbox
-from .server import ServerConfig, SqlroomsServer
+from .web import process
+from .web.server import ServerConfig, SqlroomsServer
 
 log = logging.getLogger("sqlrooms_jupyter")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .engine import EngineConfig
-from .executor import default_pool_size
-from .sandbox import Sandbox
-from .server import ServerConfig
+from .db.engine import EngineConfig
+from .db.sandbox import Sandbox
+from .db.workers import default_pool_size
 from .session import Limits
+from .web.server import ServerConfig
 
 DEFAULT_PORT = 4000
 # The token from the environment, out of `/proc/<pid>/cmdline` (which every local user reads).

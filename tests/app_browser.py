@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from sqlrooms_jupyter import webapp
+from sqlrooms_jupyter.web import static_app
 
 from .lab_support import chromium_missing_reason
 
 _missing = chromium_missing_reason() or (
-    None if webapp.is_built() else "the app is not built (pip install -e .)"
+    None if static_app.is_built() else "the app is not built (pip install -e .)"
 )
 APP_BROWSER_MARKS = [
     pytest.mark.skipif(_missing is not None, reason=_missing or ""),

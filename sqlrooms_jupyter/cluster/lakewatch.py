@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from ..engine import Engine
-from ..lake import current_snapshots, table_changes
+from ..db.engine import Engine
+from ..db.lake import current_snapshots, table_changes
 from ..pubsub import TABLE_CHANNEL_PREFIX
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 
-from ..metadata import CLUSTER_SCHEMA, postgres_definitions
+from ..db.meta_tables import CLUSTER_SCHEMA, postgres_definitions
 from ..pubsub import Deliver
 from .fanout import PostgresFanout
 from .link import CRDT_CHANNEL, NOTIFY_CHANNEL, Link

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import duckdb
 
-from ..metadata import MetaTables
+from ..db.meta_tables import MetaTables
 from .store import LoadedRoom, RoomInfo, RoomStore, Update, build_room
 
 _CONFLICT_RETRIES = 5

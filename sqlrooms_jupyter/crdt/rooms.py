@@ -43,7 +43,7 @@ class Rooms:
         await self.loaded.close()
         self.wire.cancel()
 
-    # -- the session's hooks (see session.Rooms) -------------------------------
+    # -- the session's hooks (see session.RoomHooks) -------------------------------
 
     def handle_message(self, participant: Participant, message: dict[str, Any]) -> None:
         self.wire.handle_message(participant, message)

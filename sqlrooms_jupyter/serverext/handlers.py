@@ -20,7 +20,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
-from ..transport import lenient_protocol
+from ..web.transport import lenient_protocol
 from .discovery import NoServer
 from .redact import RedactedLogMixin
 from .relay import (
@@ -33,7 +33,7 @@ from .relay import (
 )
 
 if TYPE_CHECKING:
-    from .app import SqlroomsServerExtension
+    from .extension import SqlroomsServerExtension
     from .manager import RelayManager, Target
 
 AUTH_RESOURCE = "kernels"

@@ -24,7 +24,7 @@ from typing import Any
 
 from websockets.frames import Close
 
-from ..transport import BINARY, TEXT, mask_payload
+from ..web.transport import BINARY, TEXT, mask_payload
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CLOSE, _PING, _PONG = 0x8, 0x9, 0xA

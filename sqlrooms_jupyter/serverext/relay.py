@@ -20,7 +20,7 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler
 from websockets.frames import Close
 
-from ..transport import drop_connection, write_raw
+from ..web.transport import drop_connection, write_raw
 from . import kernel_link
 from .discovery import Discovery
 from .kernel_link import KernelLink

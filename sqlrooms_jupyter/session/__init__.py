@@ -10,7 +10,7 @@ from .connection import Connection
 from .dispatch import Session
 from .inflight import PROGRESS_INTERVAL, InFlight, InFlightQueries, error_message
 from .limits import DEFAULT_QUEUE_TIMEOUT, Limits
-from .routing import Rooms, Routing
+from .routing import RoomHooks, Routing
 from .state import ServerState
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "InFlight",
     "InFlightQueries",
     "Limits",
-    "Rooms",
+    "RoomHooks",
     "Routing",
     "ServerState",
     "Session",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..flow import Backpressure, Pieces, ResultStream
+from ..backpressure import Backpressure, Pieces, ResultStream
 
 
 class Connection(Protocol):

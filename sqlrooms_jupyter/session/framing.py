@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from ..flow import Flag, Pieces, Scheduler, StreamSender, size_of
+from ..backpressure import Flag, Pieces, Scheduler, StreamSender, size_of
 from ..protocol import Export, Query
 
 if TYPE_CHECKING:
-    from ..runner import Outcome
+    from ..db.query import Outcome
     from .connection import Connection
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from ..engine import Cancelled, Task, Unavailable, Upload, is_expected_error
+from ..db.engine import Cancelled, Task, Unavailable, Upload, is_expected_error
+from ..db.sandbox import Refused
 from ..protocol import Export, ProtocolError, Query
-from ..sandbox import Refused
 from .framing import ExportReply, QueryReply, Reply
 
 if TYPE_CHECKING:

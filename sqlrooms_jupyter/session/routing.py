@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .state import ServerState
 
 
-class Rooms(Protocol):
+class RoomHooks(Protocol):
     """CRDT rooms (`--sync`); the session routes room traffic here."""
 
     def handle_message(self, session: Session, message: dict[str, Any]) -> None:

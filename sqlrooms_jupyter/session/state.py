@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import security
-from ..engine import Engine
-from ..flow import LoopInbox
+from ..backpressure import LoopInbox
+from ..db.engine import Engine
 from ..pubsub import Hub
 from .limits import Limits
 
 if TYPE_CHECKING:
     from .dispatch import Session
-    from .routing import Rooms
+    from .routing import RoomHooks
 
 
 @dataclass
@@ -28,7 +28,7 @@ class ServerState:
     limits: Limits = field(default_factory=Limits)
     # The largest message (`--max-message-size`); an upload's data, decompressed, too.
     max_message_size: int = 1 << 30
-    rooms: Rooms | None = None
+    rooms: RoomHooks | None = None
     # Why room messages are refused when `rooms` is None.
     rooms_unavailable: str = "CRDT sync is disabled on this server (start it with --sync)"
     ready: asyncio.Event = field(default_factory=asyncio.Event)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sqlrooms_jupyter import cli, magics, options
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.sandbox import Sandbox
-from sqlrooms_jupyter.server import ServerConfig
+from sqlrooms_jupyter import cli, options
+from sqlrooms_jupyter.db.engine import EngineConfig
+from sqlrooms_jupyter.db.sandbox import Sandbox
+from sqlrooms_jupyter.kernel import magics
 from sqlrooms_jupyter.session import Limits
+from sqlrooms_jupyter.web.server import ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # Read by a door itself, not mapped into the configuration.

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from sqlrooms_jupyter import protocol
+from sqlrooms_jupyter.db.results import escape_json_text
 from sqlrooms_jupyter.protocol import ProtocolError
-from sqlrooms_jupyter.results import escape_json_text
 
 
 def test_parse_query_generates_missing_query_id() -> None:

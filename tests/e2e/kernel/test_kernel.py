@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlrooms_jupyter.kernel import GIL_SWITCH_INTERVAL
+from sqlrooms_jupyter.kernel.server import GIL_SWITCH_INTERVAL
 from tests.kernel_support import SHOW_TOKEN, RunningKernel, StartedServer
 from tests.polling import wait_until
 from tests.support import Client
@@ -199,7 +199,8 @@ def test_taken_ports_and_the_docstring(kernel: RunningKernel) -> None:
         assert f"cannot listen on 127.0.0.1:{taken}" in out.usage_error
 
     doc = kernel.run(
-        "from sqlrooms_jupyter.magics import SqlroomsMagics\nprint(SqlroomsMagics.sqlrooms.__doc__)"
+        "from sqlrooms_jupyter.kernel.magics import SqlroomsMagics\n"
+        "print(SqlroomsMagics.sqlrooms.__doc__)"
     ).check()
     for command in (
         "start",

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from sqlrooms_jupyter import webapp
-from sqlrooms_jupyter.background import ServerThread
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.server import CATALOG_CHANNEL, ServerConfig
+from sqlrooms_jupyter.db.engine import EngineConfig
+from sqlrooms_jupyter.web import static_app
+from sqlrooms_jupyter.web.server import CATALOG_CHANNEL, ServerConfig
+from sqlrooms_jupyter.web.thread import ServerThread
 from tests.support import Client, ServerProcess
 
 
@@ -45,7 +45,7 @@ def app_config(server: ServerProcess) -> dict[str, str]:
         return dict(json.loads(answer.read()))
 
 
-@pytest.mark.skipif(not webapp.is_built(), reason="the app is not built")
+@pytest.mark.skipif(not static_app.is_built(), reason="the app is not built")
 @pytest.mark.parametrize(
     ("flags", "table"),
     [

@@ -20,10 +20,10 @@ import pyarrow as pa
 import pytest
 from loro import ExportMode, LoroDoc
 
-from sqlrooms_jupyter.background import ServerThread
 from sqlrooms_jupyter.crdt import RoomError
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.server import ServerConfig, SqlroomsServer
+from sqlrooms_jupyter.db.engine import EngineConfig
+from sqlrooms_jupyter.web.server import ServerConfig, SqlroomsServer
+from sqlrooms_jupyter.web.thread import ServerThread
 from tests.polling import wait_until
 from tests.support import Client, ServerProcess, arrow_upload_frame
 

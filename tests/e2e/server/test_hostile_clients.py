@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sqlrooms_jupyter import handlers
+from sqlrooms_jupyter.web import routes
 from tests.e2e.server.test_query_timeout import FifoFeeder, answers, fifo_read
 from tests.polling import wait_until
 from tests.rawws import RawSocket
@@ -70,9 +70,9 @@ def test_deeply_nested_json_is_a_clean_error_and_the_token_stays_out_of_the_log(
 
 def test_every_route_of_the_server_redacts_its_request_line() -> None:
     """Tornado's uncaught-exception line names the request URL (with `?token=`)."""
-    from sqlrooms_jupyter.redact import RedactedLogMixin
+    from sqlrooms_jupyter.web.redact import RedactedLogMixin
 
-    for handler in (handlers.QueryWebSocket, handlers.HealthHandler, handlers.RelayStatusHandler):
+    for handler in (routes.QueryWebSocket, routes.HealthHandler, routes.RelayStatusHandler):
         assert issubclass(handler, RedactedLogMixin)
         assert handler.log_exception is RedactedLogMixin.log_exception
 

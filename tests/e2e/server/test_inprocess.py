@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlrooms_jupyter.background import ServerThread
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.server import ServerConfig, SqlroomsServer
+from sqlrooms_jupyter.db.engine import EngineConfig
+from sqlrooms_jupyter.web.server import ServerConfig, SqlroomsServer
+from sqlrooms_jupyter.web.thread import ServerThread
 from tests.support import Client
 
 

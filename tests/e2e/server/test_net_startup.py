@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from sqlrooms_jupyter import webapp
+from sqlrooms_jupyter.web import static_app
 from tests.support import ServerProcess, free_port, http_get
 
 TOKEN = "t0ken-from-elsewhere"
@@ -103,7 +103,7 @@ def test_app_routes_refuse_a_foreign_host(server: ServerProcess, path: str) -> N
     """DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1."""
     assert http_get(server.http + path, {"Host": "evil.example"})[0] == 403
     expected = 302 if path == "/app" else 200
-    if path != "/app/config.json" and not webapp.is_built():
+    if path != "/app/config.json" and not static_app.is_built():
         expected = 302 if path == "/app" else 404
     status = _status(server.http + path, {"Host": f"localhost:{server.port}"})
     assert status == expected

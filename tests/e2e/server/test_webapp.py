@@ -23,12 +23,12 @@ import tornado.web
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
 
-from sqlrooms_jupyter import webapp
-from sqlrooms_jupyter.webapp import APP_DIR, IMMUTABLE, app_routes, resolve
+from sqlrooms_jupyter.web import static_app
+from sqlrooms_jupyter.web.static_app import APP_DIR, IMMUTABLE, app_routes, resolve
 from tests.polling import wait_until
 from tests.support import ServerProcess, free_port
 
-BUILT = webapp.is_built()
+BUILT = static_app.is_built()
 needs_build = pytest.mark.skipif(not BUILT, reason="the app is not built (pip install -e .)")
 
 
@@ -152,7 +152,7 @@ def test_plain_server_answers_head_without_a_body(plain: PlainServer) -> None:
 
 
 def test_webapp_imports_nothing_heavy() -> None:
-    source = Path(webapp.__file__).read_text()
+    source = Path(static_app.__file__).read_text()
     imports = re.findall(r"^(?:from|import) (\S+)", source, re.M)
     assert not [m for m in imports if m.split(".")[0] in ("duckdb", "pyarrow")], imports
     assert not [m for m in imports if m.startswith(".")], imports

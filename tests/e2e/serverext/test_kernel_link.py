@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from sqlrooms_jupyter.background import ServerThread
-from sqlrooms_jupyter.engine import EngineConfig
-from sqlrooms_jupyter.server import ServerConfig, SqlroomsServer
+from sqlrooms_jupyter.db.engine import EngineConfig
 from sqlrooms_jupyter.serverext import kernel_link
+from sqlrooms_jupyter.web.server import ServerConfig, SqlroomsServer
+from sqlrooms_jupyter.web.thread import ServerThread
 from tests.polling import wait_until_async
 from tests.support import arrow_table
 

@@ -30,9 +30,8 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
 from websockets.asyncio.client import connect as ws_connect
 
-from sqlrooms_jupyter import webapp
-from sqlrooms_jupyter.serverext.app import SqlroomsServerExtension
-from sqlrooms_jupyter.serverext.apphandler import app_routes
+from sqlrooms_jupyter.serverext.app_route import app_routes
+from sqlrooms_jupyter.serverext.extension import SqlroomsServerExtension
 from sqlrooms_jupyter.serverext.handlers import RelayHandler, routes
 from sqlrooms_jupyter.serverext.relay import (
     CLOSE_JUPYTER_STOPPING,
@@ -40,6 +39,7 @@ from sqlrooms_jupyter.serverext.relay import (
     CLOSE_KERNEL_SERVER_LOST,
     CLOSE_KERNEL_SHUT_DOWN,
 )
+from sqlrooms_jupyter.web import static_app
 from tests.e2e.node.test_js_interop import COMMON_CHECKS
 from tests.polling import wait_until_async
 from tests.serverext_support import (
@@ -189,7 +189,7 @@ def test_every_route_requires_permission_to_execute_in_kernels(
     run(jp_asyncio_loop, body())
 
 
-@pytest.mark.skipif(not webapp.is_built(), reason="the app is not built")
+@pytest.mark.skipif(not static_app.is_built(), reason="the app is not built")
 def test_the_jupyter_served_app_may_connect_only_to_its_own_origin(
     jp_fetch: Any, jp_asyncio_loop: asyncio.AbstractEventLoop
 ) -> None:
@@ -462,7 +462,7 @@ def test_close_codes_on_stop_restart_and_shutdown(
             client = await relay_client(jp_ws_fetch, kid)
             assert (await client.query("select 5 as five", kind="json")) == [{"five": 5}]
             cut = (
-                "from sqlrooms_jupyter import notebook\n"
+                "from sqlrooms_jupyter.kernel import api as notebook\n"
                 "for s in list(notebook.current().server.state.sessions):\n"
                 "    s.connection._handler.ws_connection.stream.close()\n"
             )

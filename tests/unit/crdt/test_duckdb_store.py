@@ -14,7 +14,7 @@ from loro import ExportMode, LoroDoc
 
 from sqlrooms_jupyter.crdt.duckdb_store import DuckDBRoomStore
 from sqlrooms_jupyter.crdt.store import RoomError
-from sqlrooms_jupyter.metadata import MetaTables
+from sqlrooms_jupyter.db.meta_tables import MetaTables
 
 META = MetaTables()
 

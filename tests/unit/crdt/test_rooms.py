@@ -17,7 +17,7 @@ from loro import ExportMode, LoroDoc
 
 from sqlrooms_jupyter.crdt import RoomError, Rooms
 from sqlrooms_jupyter.crdt.duckdb_store import DuckDBRoomStore
-from sqlrooms_jupyter.metadata import MetaTables
+from sqlrooms_jupyter.db.meta_tables import MetaTables
 
 META = MetaTables()
 TIMEOUT = 10.0

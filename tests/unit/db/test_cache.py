@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlrooms_jupyter.cache import ResultCache
+from sqlrooms_jupyter.db.cache import ResultCache
 from tests.polling import stays_blocked, wait_until
 
 

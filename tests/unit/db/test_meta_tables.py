@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sqlrooms_jupyter.metadata import MetaTables
+from sqlrooms_jupyter.db.meta_tables import MetaTables
 
 TABLES = {"ui_state", "sync_rooms", "sync_updates"}
 

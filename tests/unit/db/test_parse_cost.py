@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlrooms_jupyter.parse_cost import MAX_SQL_DEFINITIONS, TooDeep, check_nesting
+from sqlrooms_jupyter.db.parse_cost import MAX_SQL_DEFINITIONS, TooDeep, check_nesting
 
 
 def ctes(count: int, spelling: str = "c{i} AS(SELECT 1)") -> str:

@@ -10,11 +10,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from sqlrooms_jupyter import results
-from sqlrooms_jupyter.cache import ResultCache
-from sqlrooms_jupyter.executor import Cancelled, Executor, Task
+from sqlrooms_jupyter.db import results
+from sqlrooms_jupyter.db.cache import ResultCache
+from sqlrooms_jupyter.db.query import Outcome, QueryRunner, Upload
+from sqlrooms_jupyter.db.workers import Cancelled, Executor, Task
 from sqlrooms_jupyter.protocol import Query
-from sqlrooms_jupyter.runner import Outcome, QueryRunner, Upload
 
 
 class Harness:

@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from sqlrooms_jupyter import results
+from sqlrooms_jupyter.db import results
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
 import pytest
 
-from sqlrooms_jupyter.executor import Lane
+from sqlrooms_jupyter.db.shared_objects import SharedObjects
+from sqlrooms_jupyter.db.workers import Lane
 from sqlrooms_jupyter.protocol import ProtocolError
-from sqlrooms_jupyter.registry import SharedObjects
 
 
 @pytest.fixture

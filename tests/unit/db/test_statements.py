@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from sqlrooms_jupyter.function_effects import PRAGMAS, SIDE_EFFECT_SCALARS, TABLE_FUNCTIONS
-from sqlrooms_jupyter.statements import Functions, classify, classify_long, reads_by_type
+from sqlrooms_jupyter.db.function_effects import PRAGMAS, SIDE_EFFECT_SCALARS, TABLE_FUNCTIONS
+from sqlrooms_jupyter.db.statements import Functions, classify, classify_long, reads_by_type
 
 ST = duckdb.StatementType
 

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sqlrooms_jupyter.executor import Cancelled, Executor, Exhausted, Lane, Task, Unavailable
+from sqlrooms_jupyter.db.workers import Cancelled, Executor, Exhausted, Lane, Task, Unavailable
 from tests.polling import wait_until
 
 ENDLESS = "SELECT count(*) FROM range(1000000000000) a"

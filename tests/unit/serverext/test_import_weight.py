@@ -12,7 +12,7 @@ HEAVY = ("duckdb", "pyarrow", "diskcache", "loro")
 _PROBE = f"""
 import importlib, json, sys
 import sqlrooms_jupyter.serverext
-for name in ("app", "handlers", "manager", "discovery", "relay"):
+for name in ("extension", "app_route", "handlers", "manager", "discovery", "relay"):
     importlib.import_module("sqlrooms_jupyter.serverext." + name)
 import sqlrooms_jupyter
 sqlrooms_jupyter._jupyter_server_extension_points()
@@ -35,5 +35,5 @@ def test_importing_the_server_extension_loads_no_engine_libraries() -> None:
 
 def test_the_probe_would_see_them() -> None:
     """The same probe after importing the core finds them: the check can fail."""
-    loaded = _loaded_after("import sqlrooms_jupyter.engine\n" + _PROBE)
+    loaded = _loaded_after("import sqlrooms_jupyter.db.engine\n" + _PROBE)
     assert {"duckdb", "pyarrow", "diskcache"} <= {name.split(".")[0] for name in loaded}

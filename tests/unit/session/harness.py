@@ -12,8 +12,8 @@ from typing import Any
 import pyarrow as pa
 
 from sqlrooms_jupyter import protocol
-from sqlrooms_jupyter.engine import Engine, EngineConfig
-from sqlrooms_jupyter.flow import Backpressure, Pieces, ResultStream, size_of
+from sqlrooms_jupyter.backpressure import Backpressure, Pieces, ResultStream, size_of
+from sqlrooms_jupyter.db.engine import Engine, EngineConfig
 from sqlrooms_jupyter.pubsub import Hub
 from sqlrooms_jupyter.session import Limits, ServerState, Session
 

@@ -16,11 +16,11 @@ import tornado.web
 import tornado.websocket
 from websockets.sync.client import connect
 
-from sqlrooms_jupyter import transport
+from sqlrooms_jupyter.web import transport
 
 
 def test_private_names_still_exist() -> None:
-    hint = f"Tornado {tornado.version} changed an internal that sqlrooms_jupyter.transport uses"
+    hint = f"Tornado {tornado.version} changed an internal that sqlrooms_jupyter.web.transport uses"
     params = inspect.signature(tornado.websocket._WebSocketParams)
     for name in ("ping_interval", "ping_timeout", "max_message_size", "compression_options"):
         assert name in params.parameters, hint

@@ -17,9 +17,15 @@ from typing import Any
 
 import duckdb
 
+from ..backpressure import Scheduler
+from ..protocol import Export, ProtocolError, Query
 from . import lake, results
 from .cache import ResultCache
-from .executor import (
+from .meta_tables import MetaTables
+from .query import Outcome, QueryRunner, Sink, Upload
+from .sandbox import Refused, Sandbox
+from .shared_objects import SharedObjects
+from .workers import (
     Cancelled,
     Executor,
     Exhausted,
@@ -29,12 +35,6 @@ from .executor import (
     Work,
     default_pool_size,
 )
-from .flow import Scheduler
-from .metadata import MetaTables
-from .protocol import Export, ProtocolError, Query
-from .registry import SharedObjects
-from .runner import Outcome, QueryRunner, Sink, Upload
-from .sandbox import Refused, Sandbox
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pa_parquet
 
-from .flow import Pieces
-from .protocol import quote_identifier
+from ..backpressure import Pieces
+from ..protocol import quote_identifier
 
 # Column types pyarrow's writers take as DuckDB hands them over; others go as DuckDB's text.
 _CSV_NATIVE = frozenset(

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from .protocol import quote_identifier, table_reference
+from ..protocol import quote_identifier, table_reference
 
 if TYPE_CHECKING:
-    from .executor import Lane
+    from .workers import Lane
 
 
 # Statements that mention these read the catalog (e.g. the official clients' schema loading).

@@ -14,13 +14,13 @@ from typing import Any, Protocol
 
 import duckdb
 
+from ..backpressure import Pieces
+from ..protocol import Export, Query, quote_identifier
 from . import export, ipc_size, parse_cost, results, statements
 from .cache import ResultCache
-from .executor import Task
-from .flow import Pieces
-from .protocol import Export, Query, quote_identifier
 from .sandbox import READ_ONLY_REFUSAL, Refused
 from .statements import Statements
+from .workers import Task
 
 ST = duckdb.StatementType
 

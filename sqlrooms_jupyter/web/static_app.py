@@ -15,7 +15,7 @@ from typing import Any
 
 from tornado import web
 
-APP_DIR = Path(__file__).resolve().parent / "static" / "app"
+APP_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
 INDEX = "index.html"
 # Vite names everything under assets/ after its content hash: cache it for good.
 HASHED_DIR = "assets"

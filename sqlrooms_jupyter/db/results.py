@@ -17,8 +17,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .flow import Pieces
-from .protocol import quote_identifier
+from ..backpressure import Pieces
+from ..protocol import quote_identifier
 from .sandbox import Refused
 
 ST = duckdb.StatementType

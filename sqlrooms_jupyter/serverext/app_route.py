@@ -10,7 +10,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..webapp import AppFilesMixin, app_policy_within
+from ..web.static_app import AppFilesMixin, app_policy_within
 from .handlers import AUTH_RESOURCE, authorized_to_execute
 from .redact import RedactedLogMixin
 

@@ -20,7 +20,7 @@ import tornado.util
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
-from .protocol import CLOSE_TOO_BIG
+from ..protocol import CLOSE_TOO_BIG
 
 TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
 _DRAIN_SECONDS = 5.0

@@ -1,4 +1,4 @@
-"""The `%sqlrooms` line magic: a thin argparse front over `notebook` and `widgets`."""
+"""The `%sqlrooms` line magic: a thin argparse front over `api` and `widgets`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from . import notebook, options, widgets
+from .. import options
+from . import api, widgets
 from .fingerprint import is_sampled
-from .kernel import KernelServer
+from .server import KernelServer
 
 USAGE = """\
 %sqlrooms start [options]     start this kernel's SQLRooms server
@@ -148,7 +149,7 @@ class SqlroomsMagics(Magics):
         keywords = options.values_from(args)
         del keywords["connection"]
         try:
-            server = notebook.start(connection, **keywords)
+            server = api.start(connection, **keywords)
         except (RuntimeError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:
@@ -158,7 +159,7 @@ class SqlroomsMagics(Magics):
         print(started_message(server))
 
     def _stop(self, args: argparse.Namespace) -> None:
-        print("SQLRooms server stopped." if notebook.stop() else "No SQLRooms server is running.")
+        print("SQLRooms server stopped." if api.stop() else "No SQLRooms server is running.")
 
     def _status(self, args: argparse.Namespace) -> None:
         server = self._server()
@@ -216,7 +217,7 @@ class SqlroomsMagics(Magics):
     # -- helpers ---------------------------------------------------------------
 
     def _server(self) -> KernelServer:
-        server = notebook.current()
+        server = api.current()
         if server is None:
             raise UsageError("no SQLRooms server is running: start one with %sqlrooms start")
         return server

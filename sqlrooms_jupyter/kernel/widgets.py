@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kernel import KernelServer
+from .server import KernelServer
 
 REFRESH_SECONDS = 1.0
 

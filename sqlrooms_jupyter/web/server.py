@@ -26,17 +26,18 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from . import handlers, listener
-from .crdt import Rooms
-from .crdt.duckdb_store import DuckDBRoomStore
-from .crdt.store import RoomStore
-from .engine import Engine, EngineConfig
-from .pubsub import CATALOG_CHANNEL, TABLE_CHANNEL_PREFIX, Hub
-from .session import Connection, Limits, ServerState, Session
+from ..crdt import Rooms
+from ..crdt.duckdb_store import DuckDBRoomStore
+from ..crdt.store import RoomStore
+from ..db.engine import Engine, EngineConfig
+from ..pubsub import CATALOG_CHANNEL, TABLE_CHANNEL_PREFIX, Hub
+from ..session import Connection, Limits, ServerState, Session
+from . import listener
+from . import routes as handlers
 
 if TYPE_CHECKING:
-    from .cluster.lakewatch import LakeWatch
-    from .cluster.postgres import Cluster
+    from ..cluster.lakewatch import LakeWatch
+    from ..cluster.postgres import Cluster
 
 T = TypeVar("T")
 
@@ -227,7 +228,7 @@ class SqlroomsServer:
             if self.config.cluster:
                 await self._cluster(loop).start()
             if self.engine.lakes:
-                from .cluster.lakewatch import LakeWatch
+                from ..cluster.lakewatch import LakeWatch
 
                 self.lake_watch = LakeWatch(self.engine, self.hub.deliver)
                 await self.lake_watch.start()
@@ -268,7 +269,7 @@ class SqlroomsServer:
     def _cluster(self, loop: asyncio.AbstractEventLoop) -> Cluster:
         """The replicas' shared PostgreSQL (psycopg is imported only when asked for)."""
         if self.cluster is None:
-            from .cluster.postgres import Cluster
+            from ..cluster.postgres import Cluster
 
             assert self.config.cluster
             self.cluster = Cluster(self.config.cluster, loop)

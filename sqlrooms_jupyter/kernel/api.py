@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from . import options
-from .kernel import KernelServer, random_token
+from .. import options
+from .server import KernelServer, random_token
 
 _current: KernelServer | None = None
 _hooked_shell: Any = None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pytest
 
-from sqlrooms_jupyter.flow import (
+from sqlrooms_jupyter.backpressure import (
     BROKEN_STREAM_TAIL,
     Aborted,
     Backpressure,
@@ -239,7 +239,7 @@ def test_the_broken_tail_makes_an_arrow_reader_fail_instead_of_truncating() -> N
 
 
 def test_loop_inbox_runs_callbacks_in_order_with_one_wake_up_per_batch() -> None:
-    from sqlrooms_jupyter.flow import LoopInbox
+    from sqlrooms_jupyter.backpressure import LoopInbox
 
     async def body() -> tuple[list[int], int]:
         loop = asyncio.get_running_loop()
@@ -275,7 +275,7 @@ def test_loop_inbox_runs_callbacks_in_order_with_one_wake_up_per_batch() -> None
 
 
 def test_loop_inbox_keeps_going_after_a_failing_callback() -> None:
-    from sqlrooms_jupyter.flow import LoopInbox
+    from sqlrooms_jupyter.backpressure import LoopInbox
 
     async def body() -> tuple[list[str], list[dict[str, object]]]:
         loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from .protocol import quote_identifier
+from ..protocol import quote_identifier
 
 
 @dataclass(frozen=True)

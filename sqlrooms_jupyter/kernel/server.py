@@ -22,10 +22,10 @@ from typing import Any
 
 import duckdb
 
-from . import process
-from .background import ServerThread
+from ..web import process
+from ..web.server import ServerConfig, SqlroomsServer
+from ..web.thread import ServerThread
 from .fingerprint import fingerprint
-from .server import ServerConfig, SqlroomsServer
 
 # Seconds a thread may hold the GIL while another waits for it, while the server runs
 # (Python: 5 ms). A CPU-bound cell then delays a query by ~6 ms at p99, not ~20 (1 ms) or more.

@@ -17,11 +17,12 @@ import tornado.web
 import tornado.websocket
 from tornado.log import access_log
 
-from . import protocol, security, webapp
-from ._version import __version__
+from .. import protocol, security
+from .._version import __version__
+from ..session import Session
+from . import static_app
 from .connection import TornadoConnection
 from .redact import RedactedLogMixin
-from .session import Session
 from .transport import lenient_protocol
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ def routes(server: SqlroomsServer) -> list[Any]:
         (r"/readyz", ReadyHandler, {"server": server}),
         (r"/version", VersionHandler, {"server": server}),
         # The SQLRooms app; it connects back to /ws/duckdb and keeps its state in ui_state.
-        *webapp.app_routes(
+        *static_app.app_routes(
             "/app/",
             config={
                 "uiStateTable": server.engine.meta.ui_state,

@@ -22,8 +22,8 @@ from typing import Any
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
-from .flow import Backpressure, Pieces, ResultStream, size_of
-from .protocol import CLOSE_POLICY_VIOLATION
+from ..backpressure import Backpressure, Pieces, ResultStream, size_of
+from ..protocol import CLOSE_POLICY_VIOLATION
 from .transport import BINARY, CONTINUATION, TEXT, write_frame
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from .flow import Aborted, Flag, Scheduler
+from ..backpressure import Aborted, Flag, Scheduler
 
 log = logging.getLogger(__name__)
 

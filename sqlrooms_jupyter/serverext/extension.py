@@ -12,7 +12,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
 from .._version import __version__
-from .apphandler import app_routes
+from .app_route import app_routes
 from .handlers import routes
 from .manager import Limits, RelayManager
 from .relay import CLOSE_JUPYTER_STOPPING, CLOSE_REASONS

@@ -1,0 +1,1 @@
+"""The database: one DuckDB connection, its workers, queries, results and meta tables."""

@@ -1,0 +1,1 @@
+"""The kernel door: the server in a Jupyter kernel, its Python API and `%sqlrooms`."""

@@ -1,0 +1,1 @@
+"""The WebSocket server: routes, connections, the transport, the server's lifecycle."""
