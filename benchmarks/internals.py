@@ -2,7 +2,7 @@
 
 When its modules move, only this file changes; tests/e2e/benchmarks/test_smoke.py fails
 until it does (select1_stages patches these classes, app measures the built app,
-profile_ours recognises the query pool's idle frames by the executor's file).
+profile_ours recognises the query pool's idle frames by the workers's file).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlrooms_jupyter.web.thread import ServerThread
 
 APP_DIR = static_app.APP_DIR  # the built SQLRooms app
 QueryWebSocket = routes.QueryWebSocket
-Executor = workers.Executor
+Workers = workers.Workers
 Session = session.Session
 # Where a query's terminal answer is sent from, on the loop (`_finish(task)`).
 InFlightQueries = session.InFlightQueries
@@ -26,10 +26,10 @@ __all__ = [
     "APP_DIR",
     "EXECUTOR_FILE",
     "EngineConfig",
-    "Executor",
     "InFlightQueries",
     "QueryWebSocket",
     "ServerConfig",
     "ServerThread",
     "Session",
+    "Workers",
 ]

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a file
 
 from benchmarks.internals import (
     EngineConfig,
-    Executor,
     InFlightQueries,
     QueryWebSocket,
     ServerConfig,
     ServerThread,
+    Workers,
 )
 
 WARM_UP = 200
@@ -59,8 +59,8 @@ def main() -> int:
     records: list[dict[str, float]] = []
 
     on_message = QueryWebSocket.on_message
-    run = Executor._run
-    retry = Executor._with_conflict_retry
+    run = Workers._run
+    retry = Workers._with_conflict_retry
     finish = InFlightQueries._finish
 
     def timed_on_message(self: Any, message: Any) -> None:
@@ -85,8 +85,8 @@ def main() -> int:
         records.append(dict(current))
 
     QueryWebSocket.on_message = timed_on_message  # type: ignore[method-assign]
-    Executor._run = timed_run  # type: ignore[method-assign]
-    Executor._with_conflict_retry = timed_retry  # type: ignore[method-assign]
+    Workers._run = timed_run  # type: ignore[method-assign]
+    Workers._with_conflict_retry = timed_retry  # type: ignore[method-assign]
     InFlightQueries._finish = timed_finish  # type: ignore[method-assign]
 
     thread = ServerThread(ServerConfig(port=0, engine=EngineConfig(extensions=())))

@@ -1,4 +1,4 @@
-"""Rooms in DuckDB: `sync_rooms` snapshots and the `sync_updates` log (see `metadata`).
+"""Rooms in DuckDB: `sync_rooms` snapshots and the `sync_updates` log (see `db/meta_tables`).
 
 Every operation runs on one thread of its own with one cursor, so the server's
 loop never waits on a commit; the queue and the batching are `RoomStore`'s.

@@ -1,6 +1,6 @@
 """The engine: one DuckDB connection, its threads, shared objects, queries and meta tables.
 
-A composition: the `Executor` owns the pool and cursors (`engine.executor`:
+A composition: the `Workers` owns the pool and cursors (`engine.workers`:
 tasks, cancel, progress), `SharedObjects` the notebook's shared objects, the
 `QueryRunner` turns a request into a result, `MetaTables` the server's own
 tables. A request enters by `run`, the one path for every kind. Several engines can live in one
@@ -27,12 +27,12 @@ from .sandbox import Refused, Sandbox
 from .shared_objects import SharedObjects
 from .workers import (
     Cancelled,
-    Executor,
     Exhausted,
     Lane,
     Task,
     Unavailable,
     Work,
+    Workers,
     default_pool_size,
 )
 
@@ -105,7 +105,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.meta = MetaTables(self.config.meta_namespace, self.config.meta_db)
         self.shared = SharedObjects()
-        self.executor = Executor(
+        self.workers = Workers(
             self.config.pool_size, self.config.conflict_retries, prepare=self._prepare_lane
         )
         self._given_connection = connection
@@ -120,12 +120,12 @@ class Engine:
     @property
     def ready(self) -> bool:
         """Open, and not refusing work for lack of workers (see `Exhausted`)."""
-        return self.executor.open and not self.executor.exhausted
+        return self.workers.open and not self.workers.exhausted
 
     @property
     def blocked(self) -> int:
         """Cancelled queries still running: a read that `interrupt()` does not reach."""
-        tasks = self.executor.tasks()
+        tasks = self.workers.tasks()
         return sum(task.cancelled.is_set() and not task.future.done() for task in tasks)
 
     @property
@@ -169,13 +169,13 @@ class Engine:
             version=self._lake_version if self.lakes else None,
         )
         self._con = con
-        self.executor.start(con, (lambda cursor: cursor.execute(use)) if use else None)
+        self.workers.start(con, (lambda cursor: cursor.execute(use)) if use else None)
 
     def close(self, timeout: float = 3.0) -> None:
         """Cancel everything, checkpoint, close the connection (if ours) and the pool."""
         if self._con is None:
             return
-        self.executor.stop(timeout)
+        self.workers.stop(timeout)
         con, self._con = self._con, None
         if self._given_connection is None:
             for statement in ("FORCE CHECKPOINT", "CHECKPOINT"):
@@ -198,7 +198,7 @@ class Engine:
             self.meta.detach(con.cursor())
         if self.cache is not None:
             self.cache.close()
-        self.executor.closing = False
+        self.workers.closing = False
 
     def _load_extension(self, con: duckdb.DuckDBPyConnection, spec: str) -> None:
         name, _, repository = spec.partition("@")
@@ -226,16 +226,16 @@ class Engine:
         """Make a dataframe, Arrow table or relation queryable by clients as `name`."""
         probe = self._con.cursor() if self._con is not None else None
         self.shared.add(name, obj, probe)
-        self._registry_changed()
+        self._shared_changed()
 
     def unshare(self, name: str) -> bool:
         if not self.shared.remove(name):
             return False
-        self._registry_changed()
+        self._shared_changed()
         return True
 
-    def _registry_changed(self) -> None:
-        self.executor.retire_lanes()  # they may hold an object no longer shared
+    def _shared_changed(self) -> None:
+        self.workers.retire_lanes()  # they may hold an object no longer shared
         if self.cache is not None:
             self.cache.invalidate()
 
@@ -255,7 +255,7 @@ class Engine:
     ) -> None:
         """Run one client request in the pool, its result through `sink`; `then(task)` is
         called through `on` (the event loop) once the outcome is in `task.future`."""
-        self.executor.submit(task, self._work(request, sink), then, on)
+        self.workers.submit(task, self._work(request, sink), then, on)
 
     def _work(self, request: Query | Export | Upload, sink: Sink) -> Work:
         runner = self.runner
@@ -275,7 +275,7 @@ class Engine:
             "shared": self.shared.names(),
             "cache": self.cache.stats() if self.cache else None,
             "warnings": list(self.warnings),
-            "workers": self.executor.stats(),
+            "workers": self.workers.stats(),
         }
 
 

@@ -123,7 +123,7 @@ class Task:
 class _Pool:
     """Worker threads reading one queue; a thread is started when no worker is idle.
 
-    What `ThreadPoolExecutor` does for this executor, minus its per-submit work
+    What `ThreadPoolExecutor` does for this workers, minus its per-submit work
     item, shutdown lock and idle semaphore (a Python-level condition): submitting
     is one C queue put and a lock-guarded counter. Written-off threads do not
     count against `size`.
@@ -289,7 +289,7 @@ class Lane:
     registered: set[str] = field(default_factory=set)
 
 
-class Executor:
+class Workers:
     def __init__(
         self,
         pool_size: int,

@@ -5,7 +5,7 @@ bridges the WebSocket to the kernel-side server over the private Unix socket
 that the kernel announced in its discovery file.
 
 - `extension`: the `ExtensionApp` (configuration, routes, shutdown)
-- `handlers`: Tornado handlers (authentication and authorization only)
+- `handlers`: Tornado handlers: authentication, authorization, and the relayed socket's lifecycle
 - `manager`: kernels, discovery, status and why a relayed socket closed
 - `discovery`: finding and validating a kernel's discovery file
 - `relay`: the WebSocket bridge (frames, backpressure, close codes), `kernel_link` its raw

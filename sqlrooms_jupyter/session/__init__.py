@@ -1,7 +1,7 @@
 """One client connection's state, independent of the transport.
 
-`dispatch` (frames in, auth, the handler table), `inflight` (each query from
-submit to its one terminal answer), `routing` (pub/sub and CRDT rooms),
+`dispatch` (the `Session`: frames in, auth, the handler table), `inflight` (each query from
+submit to its one terminal answer), `framing` (every answer framed), `routing` (pub/sub, rooms),
 `limits`, `state` (what all sessions share) and `connection`: the Protocol a
 door implements to plug in.
 """

@@ -100,7 +100,7 @@ class InFlightQueries:
         task, last = flight.task, None
         while self.flights.get(task.query_id) is flight and not self._session.closed:
             await asyncio.sleep(PROGRESS_INTERVAL)
-            percentage = self._state.engine.executor.progress(task)
+            percentage = self._state.engine.workers.progress(task)
             if percentage is not None and percentage != last and task.query_id in self.flights:
                 last = percentage
                 self._session.send_text(
@@ -126,7 +126,7 @@ class InFlightQueries:
                 "send more as answers arrive",
                 query_id,
             )
-        if self._state.engine.executor.closing:
+        if self._state.engine.workers.closing:
             raise ProtocolError("server is shutting down", query_id)
         flight = self.flights[query_id] = InFlight(task, reply)
         timeout = self._state.limits.query_timeout
@@ -201,7 +201,7 @@ class InFlightQueries:
         if (
             flight is None
             or flight.reply.finished
-            or not self._state.engine.executor.cancel(flight.task)
+            or not self._state.engine.workers.cancel(flight.task)
         ):
             return False
         del self.flights[flight.task.query_id]
@@ -211,7 +211,7 @@ class InFlightQueries:
     def cancel_all(self, reason: str | None = None) -> None:
         """Cancel every query; with a `reason`, answer each with it."""
         for query_id, flight in self.flights.items():
-            self._state.engine.executor.cancel(flight.task)
+            self._state.engine.workers.cancel(flight.task)
             flight.answered()
             if reason is not None:
                 self._error(reason, query_id)

@@ -32,8 +32,7 @@ from ..crdt.store import RoomStore
 from ..db.engine import Engine, EngineConfig
 from ..pubsub import CATALOG_CHANNEL, TABLE_CHANNEL_PREFIX, Hub
 from ..session import Connection, Limits, ServerState, Session
-from . import listener
-from . import routes as handlers
+from . import listener, routes
 
 if TYPE_CHECKING:
     from ..cluster.lakewatch import LakeWatch
@@ -131,16 +130,16 @@ class SqlroomsServer:
     # -- lifecycle -----------------------------------------------------------
 
     def make_app(self) -> tornado.web.Application:
-        return self._application(handlers.routes(self))
+        return self._application(routes.routes(self))
 
     def make_relay_app(self) -> tornado.web.Application:
-        return self._application(handlers.relay_routes(self))
+        return self._application(routes.relay_routes(self))
 
-    def _application(self, routes: list[Any]) -> tornado.web.Application:
+    def _application(self, handlers: list[Any]) -> tornado.web.Application:
         return tornado.web.Application(
-            routes,
+            handlers,
             websocket_ping_interval=self.config.ping_interval,
-            log_function=handlers.log_request,
+            log_function=routes.log_request,
         )
 
     def _listen(self) -> None:
@@ -254,7 +253,7 @@ class SqlroomsServer:
         self._http.stop()
         if self._relay_http is not None:
             self._relay_http.stop()
-        self.engine.executor.closing = True
+        self.engine.workers.closing = True
         for session in list(self.state.sessions):
             session.shutdown(reason)
         await asyncio.sleep(0.05)  # let the close frames go out
@@ -382,7 +381,7 @@ class SqlroomsServer:
                     "age_seconds": round(now - task.submitted, 3),
                     "running": task.running,
                 }
-                for task in self.engine.executor.tasks()
+                for task in self.engine.workers.tasks()
             ],
             "channels": self.hub.channels(),
             "rooms": self.rooms.summary() if self.rooms is not None else None,

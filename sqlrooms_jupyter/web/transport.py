@@ -5,7 +5,7 @@ socket's stream (its own writer copies the payload once more, and cannot send
 a message as fragments produced later), and a protocol that answers invalid
 UTF-8 and oversized messages instead of dropping the socket. Imports neither
 DuckDB nor pyarrow: the Jupyter server's relay uses it too.
-`tests/test_transport.py` fails loudly when a Tornado upgrade changes what this
+`tests/unit/web/test_transport.py` fails loudly when a Tornado upgrade changes what this
 module relies on.
 """
 

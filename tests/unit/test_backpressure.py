@@ -1,4 +1,4 @@
-"""flow: the byte budget between worker threads and the loop, and streamed results."""
+"""backpressure: the byte budget between worker threads and the loop, and streamed results."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""metadata: the server's own tables, in a schema or an attached --meta-db file."""
+"""meta_tables: the server's own tables, in a schema or an attached --meta-db file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""runner: one protocol query on a cursor — kinds, the cache, uploads, cursor hygiene."""
+"""query: one protocol query on a cursor — kinds, the cache, uploads, cursor hygiene."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from sqlrooms_jupyter.db import results
 from sqlrooms_jupyter.db.cache import ResultCache
 from sqlrooms_jupyter.db.query import Outcome, QueryRunner, Upload
-from sqlrooms_jupyter.db.workers import Cancelled, Executor, Task
+from sqlrooms_jupyter.db.workers import Cancelled, Task, Workers
 from sqlrooms_jupyter.protocol import Query
 
 
@@ -115,7 +115,7 @@ def test_exec_of_a_select_answers_ok_and_gives_its_cursor_up(harness: Harness) -
 def test_exec_then_create_on_the_pool_has_no_unfinished_result(harness: Harness) -> None:
     """Defect 1 of issue 12, at the unit level: an exec'd SELECT's cursor must not serve
     the next query."""
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(harness.con)
     try:
 

@@ -1,4 +1,4 @@
-"""registry: objects a notebook shares, registered on each query's cursor on demand."""
+"""shared_objects: objects a notebook shares, registered on each query's cursor on demand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""executor: the pool, cursors ("lanes"), cancellation and conflict retries."""
+"""workers: the pool, cursors ("lanes"), cancellation and conflict retries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sqlrooms_jupyter.db.workers import Cancelled, Executor, Exhausted, Lane, Task, Unavailable
+from sqlrooms_jupyter.db.workers import Cancelled, Exhausted, Lane, Task, Unavailable, Workers
 from tests.polling import wait_until
 
 ENDLESS = "SELECT count(*) FROM range(1000000000000) a"
@@ -25,8 +25,8 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.fixture
-def executor(con: duckdb.DuckDBPyConnection) -> Iterator[Executor]:
-    pool = Executor(pool_size=2, conflict_retries=3)
+def workers(con: duckdb.DuckDBPyConnection) -> Iterator[Workers]:
+    pool = Workers(pool_size=2, conflict_retries=3)
     pool.start(con)
     yield pool
     pool.stop(timeout=5)
@@ -49,42 +49,42 @@ def _not_reusable(cursor: duckdb.DuckDBPyConnection, task: Task) -> Any:
     return cursor
 
 
-def test_submit_runs_work_on_a_cursor_and_resolves_the_future(executor: Executor) -> None:
-    task = executor.submit(_task("select 40 + 2"), _fetch)
+def test_submit_runs_work_on_a_cursor_and_resolves_the_future(workers: Workers) -> None:
+    task = workers.submit(_task("select 40 + 2"), _fetch)
     assert task.future.result(5) == [(42,)]
-    wait_until(lambda: executor.tasks() == [])
+    wait_until(lambda: workers.tasks() == [])
 
 
-def test_an_error_in_the_work_reaches_the_future(executor: Executor) -> None:
-    task = executor.submit(_task("select * from missing_table"), _fetch)
+def test_an_error_in_the_work_reaches_the_future(workers: Workers) -> None:
+    task = workers.submit(_task("select * from missing_table"), _fetch)
     with pytest.raises(duckdb.CatalogException):
         task.future.result(5)
 
 
-def test_tasks_lists_what_is_in_flight(executor: Executor) -> None:
+def test_tasks_lists_what_is_in_flight(workers: Workers) -> None:
     release = threading.Event()
 
     def wait(cursor: duckdb.DuckDBPyConnection, task: Task) -> None:
         release.wait(5)
 
-    task = executor.submit(_task(), wait)
+    task = workers.submit(_task(), wait)
     wait_until(lambda: task.running)
-    assert executor.tasks() == [task]
+    assert workers.tasks() == [task]
     release.set()
     task.future.result(5)
-    wait_until(lambda: executor.tasks() == [])
+    wait_until(lambda: workers.tasks() == [])
     assert not task.running
 
 
 def test_submit_before_start_is_unavailable() -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     assert not pool.open
     with pytest.raises(Unavailable, match="not open"):
         pool.submit(_task(), _fetch)
 
 
 def test_submit_after_stop_is_unavailable(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     pool.stop(timeout=1)
     assert not pool.open
@@ -92,17 +92,17 @@ def test_submit_after_stop_is_unavailable(con: duckdb.DuckDBPyConnection) -> Non
         pool.submit(_task(), _fetch)
 
 
-def test_cancel_a_running_query_interrupts_duckdb(executor: Executor) -> None:
-    task = executor.submit(_task(ENDLESS), _fetch)
+def test_cancel_a_running_query_interrupts_duckdb(workers: Workers) -> None:
+    task = workers.submit(_task(ENDLESS), _fetch)
     wait_until(lambda: task.running)
-    assert executor.cancel(task)
+    assert workers.cancel(task)
     with pytest.raises(Cancelled):
         task.future.result(10)
-    assert not executor.cancel(task)  # already over
+    assert not workers.cancel(task)  # already over
 
 
 def test_cancel_a_queued_task_never_runs_it(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     release = threading.Event()
     ran: list[str] = []
@@ -127,22 +127,22 @@ def test_cancel_a_queued_task_never_runs_it(con: duckdb.DuckDBPyConnection) -> N
     pool.stop(timeout=1)
 
 
-def test_a_task_cancelled_before_submit_is_not_run(executor: Executor) -> None:
+def test_a_task_cancelled_before_submit_is_not_run(workers: Workers) -> None:
     ran: list[Task] = []
     task = _task()
-    assert executor.cancel(task)
+    assert workers.cancel(task)
 
     def record(cursor: duckdb.DuckDBPyConnection, t: Task) -> None:
         ran.append(t)
 
-    assert executor.submit(task, record) is task
+    assert workers.submit(task, record) is task
     assert task.future.cancelled()
-    assert executor.tasks() == []
+    assert workers.tasks() == []
     assert ran == []
 
 
-def test_a_cancel_that_lands_before_duckdb_starts_is_not_lost(executor: Executor) -> None:
-    """The interrupt may reach the cursor before its statement starts; the executor
+def test_a_cancel_that_lands_before_duckdb_starts_is_not_lost(workers: Workers) -> None:
+    """The interrupt may reach the cursor before its statement starts; the workers
     keeps interrupting until the worker gives up."""
     started = threading.Event()
     go = threading.Event()
@@ -152,16 +152,16 @@ def test_a_cancel_that_lands_before_duckdb_starts_is_not_lost(executor: Executor
         go.wait(5)  # the cancel arrives now, while no statement runs
         return cursor.sql(ENDLESS).fetchall()
 
-    task = executor.submit(_task(), late_start)
+    task = workers.submit(_task(), late_start)
     wait_until(started.is_set)
-    assert executor.cancel(task)
+    assert workers.cancel(task)
     go.set()
     with pytest.raises(Cancelled):
         task.future.result(10)
 
 
 def test_a_cursor_that_ran_only_selects_is_reused(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     first = pool.submit(_task(), _select_only).future.result(5)
     second = pool.submit(_task(), _select_only).future.result(5)
@@ -170,7 +170,7 @@ def test_a_cursor_that_ran_only_selects_is_reused(con: duckdb.DuckDBPyConnection
 
 
 def test_a_cursor_after_other_work_is_closed_not_reused(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     first = pool.submit(_task(), _not_reusable).future.result(5)
     second = pool.submit(_task(), _select_only).future.result(5)
@@ -183,7 +183,7 @@ def test_a_cursor_after_other_work_is_closed_not_reused(con: duckdb.DuckDBPyConn
 def test_a_failed_or_cancelled_task_does_not_give_its_cursor_back(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     cursors: list[duckdb.DuckDBPyConnection] = []
 
@@ -209,7 +209,7 @@ def test_a_failed_or_cancelled_task_does_not_give_its_cursor_back(
 def test_retire_lanes_closes_idle_cursors_and_stales_busy_ones(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=2)
+    pool = Workers(pool_size=2)
     pool.start(con)
     inside = threading.Event()
     release = threading.Event()
@@ -246,7 +246,7 @@ def test_prepare_runs_on_the_lane_before_the_work(con: duckdb.DuckDBPyConnection
         prepared.append((task.query_id, len(lane.registered)))
         lane.cursor.execute("SET VARIABLE prepared_for = ?", [task.query_id])
 
-    pool = Executor(pool_size=1, prepare=prepare)
+    pool = Workers(pool_size=1, prepare=prepare)
     pool.start(con)
 
     def read(cursor: duckdb.DuckDBPyConnection, task: Task) -> Any:
@@ -282,24 +282,24 @@ def _conflicting_update(con: duckdb.DuckDBPyConnection, holds: int) -> tuple[Any
 
 
 def test_a_transaction_conflict_is_retried(
-    executor: Executor, con: duckdb.DuckDBPyConnection
+    workers: Workers, con: duckdb.DuckDBPyConnection
 ) -> None:
     work, attempts, _ = _conflicting_update(con, holds=2)
-    task = executor.submit(_task(), work)
+    task = workers.submit(_task(), work)
     assert task.future.result(10) == (101,)
     assert attempts == [1, 2, 3]
 
 
-def test_conflict_retries_are_bounded(executor: Executor, con: duckdb.DuckDBPyConnection) -> None:
+def test_conflict_retries_are_bounded(workers: Workers, con: duckdb.DuckDBPyConnection) -> None:
     work, attempts, side = _conflicting_update(con, holds=100)
-    task = executor.submit(_task(), work)
+    task = workers.submit(_task(), work)
     with pytest.raises(duckdb.TransactionException, match=r"(?i)conflict"):
         task.future.result(10)
-    assert len(attempts) == executor.conflict_retries + 1
+    assert len(attempts) == workers.conflict_retries + 1
     side.rollback()
 
 
-def test_other_errors_are_not_retried(executor: Executor) -> None:
+def test_other_errors_are_not_retried(workers: Workers) -> None:
     attempts: list[int] = []
 
     def bad(cursor: duckdb.DuckDBPyConnection, task: Task) -> Any:
@@ -307,12 +307,12 @@ def test_other_errors_are_not_retried(executor: Executor) -> None:
         return cursor.sql("SELEC 1")
 
     with pytest.raises(duckdb.ParserException):
-        executor.submit(_task(), bad).future.result(5)
+        workers.submit(_task(), bad).future.result(5)
     assert attempts == [1]
 
 
 def test_stop_cancels_running_tasks_and_refuses_new_ones(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=2)
+    pool = Workers(pool_size=2)
     pool.start(con)
     running = pool.submit(_task(ENDLESS), _fetch)
     wait_until(lambda: running.running)
@@ -328,7 +328,7 @@ def test_stop_cancels_running_tasks_and_refuses_new_ones(con: duckdb.DuckDBPyCon
 def test_the_pool_reuses_idle_threads_and_never_exceeds_its_size(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=3)
+    pool = Workers(pool_size=3)
     pool.start(con)
     threads: set[int] = set()
 
@@ -360,7 +360,7 @@ def stays_blocked_count(tasks: list[Task], running: int, window: float = 0.1) ->
 
 
 def test_stop_cancels_what_is_still_queued(con: duckdb.DuckDBPyConnection) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     release = threading.Event()
     first = pool.submit(_task(query_id="busy"), lambda c, t: release.wait(5))
@@ -391,7 +391,7 @@ def _stuck(release: threading.Event) -> Any:
 def test_a_worker_that_ignores_cancel_is_written_off_and_replaced(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=1, max_written_off=2, write_off_after=0.05)
+    pool = Workers(pool_size=1, max_written_off=2, write_off_after=0.05)
     pool.start(con)
     release = threading.Event()
     before = _query_threads()
@@ -419,7 +419,7 @@ def test_a_worker_that_ignores_cancel_is_written_off_and_replaced(
 def test_written_off_workers_are_bounded_then_work_is_refused(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=1, max_written_off=1, write_off_after=0.05)
+    pool = Workers(pool_size=1, max_written_off=1, write_off_after=0.05)
     pool.start(con)
     release = threading.Event()
     try:
@@ -448,21 +448,21 @@ def test_written_off_workers_are_bounded_then_work_is_refused(
     pool.stop(timeout=5)
 
 
-def test_a_cancel_that_takes_effect_is_not_written_off(executor: Executor) -> None:
-    task = executor.submit(_task(ENDLESS), _fetch)
+def test_a_cancel_that_takes_effect_is_not_written_off(workers: Workers) -> None:
+    task = workers.submit(_task(ENDLESS), _fetch)
     wait_until(lambda: task.running)
-    executor.cancel(task)
+    workers.cancel(task)
     with pytest.raises(Cancelled):
         task.future.result(10)
-    time.sleep(executor.write_off_after + 0.1)  # the test: nothing is written off meanwhile
+    time.sleep(workers.write_off_after + 0.1)  # the test: nothing is written off meanwhile
     assert not task.written_off
-    assert (executor.stats() or {}).get("written_off") == 0
+    assert (workers.stats() or {}).get("written_off") == 0
 
 
 def test_on_start_runs_on_the_worker_when_the_task_starts(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=1)
+    pool = Workers(pool_size=1)
     pool.start(con)
     release = threading.Event()
     first = pool.submit(_task(query_id="busy"), lambda c, t: release.wait(5))
@@ -485,7 +485,7 @@ def test_on_start_runs_on_the_worker_when_the_task_starts(
 def test_a_returning_written_off_thread_lets_a_waiting_stuck_one_be_written_off(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    pool = Executor(pool_size=1, max_written_off=1, write_off_after=0.05)
+    pool = Workers(pool_size=1, max_written_off=1, write_off_after=0.05)
     pool.start(con)
     release_first, release_second = threading.Event(), threading.Event()
     try:

@@ -102,9 +102,9 @@ def test_close_cancels_the_sessions_queries() -> None:
             session, connection = harness.connect()
             send(session, type="arrow", sql=SLOW, queryId="slow")
             engine = harness.state.engine
-            await until(lambda: any(t.running for t in engine.executor.tasks()))
+            await until(lambda: any(t.running for t in engine.workers.tasks()))
             session.close()
-            await until(lambda: not engine.executor.tasks())
+            await until(lambda: not engine.workers.tasks())
             assert connection.answers("slow") == []  # nobody is listening any more
 
     asyncio.run(main())

@@ -68,10 +68,10 @@ def test_cancel_answers_once_and_unknown_ids_are_not_cancelled() -> None:
             session, connection = harness.connect()
             send(session, type="json", sql=SLOW, queryId="slow")
             engine = harness.state.engine
-            await until(lambda: any(t.running for t in engine.executor.tasks()))
+            await until(lambda: any(t.running for t in engine.workers.tasks()))
             send(session, type="cancel", queryId="slow")
             send(session, type="cancel", queryId="nobody")
-            await until(lambda: not engine.executor.tasks())
+            await until(lambda: not engine.workers.tasks())
             assert connection.answers("slow") == [
                 {"type": "cancelAck", "queryId": "slow", "cancelled": True},
                 {"type": "error", "error": protocol.CANCELLED, "queryId": "slow"},
@@ -102,7 +102,7 @@ def test_a_query_over_its_time_limit_is_cancelled() -> None:
             session, connection = harness.connect()
             send(session, type="arrow", sql=SLOW, queryId="slow")
             await until(lambda: connection.answers("slow"))
-            await until(lambda: not harness.state.engine.executor.tasks())
+            await until(lambda: not harness.state.engine.workers.tasks())
             assert connection.answers("slow") == [
                 {"type": "error", "error": "query timed out after 0.2 s", "queryId": "slow"}
             ]
