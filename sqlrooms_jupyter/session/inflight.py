@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from ..db.engine import Cancelled, Task, Unavailable, Upload, is_expected_error
+from ..backpressure import size_of
+from ..db.engine import Cancelled, Outcome, Task, Unavailable, Upload, is_expected_error
 from ..db.sandbox import Refused
 from ..protocol import Export, ProtocolError, Query
 from .framing import ExportReply, QueryReply, Reply
@@ -158,7 +159,11 @@ class InFlightQueries:
     def _finish(self, task: Task) -> None:
         flight = self.flights.get(task.query_id)
         if flight is None or flight.task is not task or self._session.closed:
-            return  # already answered (cancelled) or nobody is listening
+            # Already answered (cancelled, timed out) or nobody is listening: a whole result
+            # counted in the budget is never sent, so its bytes go back (or the connection
+            # wedges once enough such races have leaked its budget).
+            self._release_unsent(task)
+            return
         del self.flights[task.query_id]
         flight.answered()
         try:
@@ -171,6 +176,13 @@ class InFlightQueries:
             self._error(error_message(exc), task.query_id)
         else:
             flight.reply.deliver(result)
+
+    def _release_unsent(self, task: Task) -> None:
+        if task.future.cancelled() or task.future.exception() is not None:
+            return
+        outcome = task.future.result()
+        if isinstance(outcome, Outcome) and outcome.payload is not None:
+            self._connection.budget.release(size_of(outcome.payload))
 
     def _arm_deadline(self, flight: InFlight, seconds: float) -> None:
         """The query started on a worker: its time limit counts from then."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 
 from sqlrooms_jupyter import protocol
+from sqlrooms_jupyter.backpressure import Backpressure, IsSet
 from sqlrooms_jupyter.session import Limits
 
 from .harness import send, server, until
@@ -159,5 +162,37 @@ def test_shutdown_answers_every_query_in_flight() -> None:
                     {"type": "error", "error": "server shutting down", "queryId": query_id}
                 ]
             assert connection.closed_with == (protocol.CLOSE_GOING_AWAY, "server shutting down")
+
+    asyncio.run(main())
+
+
+class _CancelAfterReserve(Backpressure):
+    """A budget that lets a cancel land just after a whole result was counted in it (the
+    moment between the worker's reservation and its outcome reaching the loop)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cancel: Callable[[], object]) -> None:
+        super().__init__(64 << 20)
+        self._loop, self._cancel = loop, cancel
+
+    def reserve(self, size: int, cancelled: IsSet) -> None:
+        super().reserve(size, cancelled)
+        done = threading.Event()
+        self._loop.call_soon_threadsafe(lambda: (self._cancel(), done.set()))
+        done.wait(5)
+
+
+def test_a_cancel_after_the_result_was_counted_gives_its_bytes_back() -> None:
+    async def main() -> None:
+        async with server() as harness:
+            session, connection = harness.connect()
+            loop = asyncio.get_running_loop()
+            cancel = lambda: send(session, type="cancel", queryId="late")  # noqa: E731
+            connection.budget = _CancelAfterReserve(loop, cancel)
+            send(session, type="json", sql="SELECT repeat('x', 100000) AS s", queryId="late")
+            await until(lambda: not harness.state.engine.executor.tasks())
+            await until(lambda: len(connection.answers("late")) == 2)
+            await asyncio.sleep(0.05)  # the worker's outcome reaches the loop: dropped
+            assert [a["type"] for a in connection.answers("late")] == ["cancelAck", "error"]
+            assert connection.budget.pending == 0  # or the connection wedges, bit by bit
 
     asyncio.run(main())
