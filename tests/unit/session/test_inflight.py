@@ -189,7 +189,7 @@ def test_a_cancel_after_the_result_was_counted_gives_its_bytes_back() -> None:
             cancel = lambda: send(session, type="cancel", queryId="late")  # noqa: E731
             connection.budget = _CancelAfterReserve(loop, cancel)
             send(session, type="json", sql="SELECT repeat('x', 100000) AS s", queryId="late")
-            await until(lambda: not harness.state.engine.executor.tasks())
+            await until(lambda: not harness.state.engine.workers.tasks())
             await until(lambda: len(connection.answers("late")) == 2)
             await asyncio.sleep(0.05)  # the worker's outcome reaches the loop: dropped
             assert [a["type"] for a in connection.answers("late")] == ["cancelAck", "error"]
