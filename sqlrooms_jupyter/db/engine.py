@@ -21,9 +21,10 @@ from ..backpressure import Scheduler
 from ..protocol import Export, ProtocolError, Query
 from . import lake, results
 from .cache import ResultCache
+from .errors import Refused
 from .meta_tables import MetaTables
 from .query import Outcome, QueryRunner, Sink, Upload
-from .sandbox import Refused, Sandbox
+from .sandbox import Sandbox
 from .shared_objects import SharedObjects
 from .workers import (
     Cancelled,

@@ -13,7 +13,7 @@ import struct
 
 import pyarrow as pa
 
-from .sandbox import Refused
+from .errors import Refused
 
 # Message.header_type (the `MessageHeader` union in Message.fbs).
 _DICTIONARY_BATCH, _RECORD_BATCH = 2, 3

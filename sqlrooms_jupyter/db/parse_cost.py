@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
-from .sandbox import Refused
+from .errors import Refused
 
 # Deepest bracket nesting plus the longest run of signs at that point.
 MAX_SQL_NESTING = 256

@@ -18,7 +18,7 @@ from ..backpressure import Pieces
 from ..protocol import Export, Query, quote_identifier
 from . import export, ipc_size, parse_cost, results, statements
 from .cache import ResultCache
-from .sandbox import READ_ONLY_REFUSAL, Refused
+from .errors import READ_ONLY_REFUSAL, Refused
 from .statements import Statements
 from .workers import Task
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from ..backpressure import Pieces
 from ..protocol import quote_identifier
-from .sandbox import Refused
+from .errors import Refused
 
 ST = duckdb.StatementType
 # Statements DuckDB answers with a placeholder ("Success" or an empty "Count"):

@@ -14,15 +14,6 @@ from pathlib import Path
 
 import duckdb
 
-READ_ONLY_REFUSAL = (
-    "refused: this server runs with --read-only; only reads are allowed (SELECT, SHOW, DESCRIBE,"
-    " SUMMARIZE, EXPLAIN; not PRAGMA or CALL: use their table functions, e.g. pragma_table_info)"
-)
-
-
-class Refused(Exception):
-    """A statement the server's configuration forbids; the client gets the message."""
-
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import protocol
 from ..backpressure import size_of
 from ..db.engine import Cancelled, Outcome, Task, Unavailable, Upload, is_expected_error
-from ..db.sandbox import Refused
+from ..db.errors import Refused
 from ..protocol import Export, ProtocolError, Query
 from .framing import ExportReply, QueryReply, Reply
 

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from sqlrooms_jupyter.db.errors import Refused
 from sqlrooms_jupyter.db.ipc_size import check_stream_size, message_bytes
-from sqlrooms_jupyter.db.sandbox import Refused
 
 BATCH = pa.record_batch(
     [
