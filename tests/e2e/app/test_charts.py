@@ -151,3 +151,31 @@ def test_a_chart_of_no_rows_says_so(page: Page) -> None:
     expect(page.get_by_test_id("chart-empty")).to_have_text(
         "No rows to chart.", timeout=UI_TIMEOUT_MS
     )
+
+
+def test_picks_survive_a_view_switch_and_clear_brush_needs_a_brush(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    run_sql(page, "SELECT * FROM sales LIMIT 1000")
+    expect(page.get_by_test_id("row-count")).to_have_text("1,000 rows", timeout=UI_TIMEOUT_MS)
+    page.get_by_role("tab", name="Charts").click()
+    pick(page, "type", "line")
+    pick(page, "x", "ts")
+    page.get_by_role("tab", name="Results").click()
+    page.get_by_role("tab", name="Charts").click()
+    expect(page.get_by_role("combobox", name="chart type")).to_have_text("line")
+    expect(page.get_by_role("combobox", name="chart x")).to_have_text("ts")
+    page.get_by_role("button", name="Add chart").click()
+    plot = page.locator("[data-testid=chart] svg").first
+    expect(plot).to_be_attached(timeout=UI_TIMEOUT_MS)
+    clear = page.get_by_role("button", name="Clear brush")
+    expect(clear).to_have_count(0)
+    box = plot.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + 120, box["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 300, box["y"] + 100, steps=5)
+    page.mouse.up()
+    expect(clear).to_be_visible()
+    clear.click()
+    expect(clear).to_have_count(0)

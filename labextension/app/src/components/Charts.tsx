@@ -275,15 +275,41 @@ function Picker(props: {
   );
 }
 
+/** The new-chart picks, kept while the Charts view is closed (switching views remounts it). */
+let lastPick: {kind: ChartKind; x: string; y: string; color: string} = {
+  kind: 'histogram',
+  x: '',
+  y: '',
+  color: '',
+};
+
+/** Whether `brush` selects anything (a "Clear brush" with nothing brushed only puzzles). */
+function useBrushed(brush: Selection): boolean {
+  const [brushed, setBrushed] = useState(false);
+  useEffect(() => {
+    const update = () =>
+      setBrushed(brush.clauses.some((c) => c.predicate !== null && c.predicate !== undefined));
+    update();
+    brush.addEventListener('value', update);
+    return () => brush.removeEventListener('value', update);
+  }, [brush]);
+  return brushed;
+}
+
 export function Charts({run, charts, onChange, onRunTab}: Props) {
   // Charts draw only from a query the user ran in this tab: saved state never runs SQL.
   const sql = run?.pageable ? run.sql : null;
   const columns = useColumns(sql, run?.version);
   const brush = useMemo(() => Selection.crossfilter(), [sql, run?.version]);
-  const [kind, setKind] = useState<ChartKind>('histogram');
-  const [x, setX] = useState('');
-  const [y, setY] = useState('');
-  const [color, setColor] = useState('');
+  const [pick, setPick] = useState(lastPick);
+  const {kind, x, y, color} = pick;
+  const choose = (change: Partial<typeof lastPick>) =>
+    setPick((p) => (lastPick = {...p, ...change}));
+  const setKind = (kind: ChartKind) => choose({kind});
+  const setX = (x: string) => choose({x});
+  const setY = (y: string) => choose({y});
+  const setColor = (color: string) => choose({color});
+  const brushed = useBrushed(brush);
   if (!sql) {
     if (charts.length === 0 || run) {
       return <div className="text-muted-foreground p-4 text-xs">Run a query to chart it.</div>;
@@ -324,7 +350,7 @@ export function Charts({run, charts, onChange, onRunTab}: Props) {
         <Button size="xs" onClick={add} disabled={!xValue}>
           Add chart
         </Button>
-        {charts.length > 0 && (
+        {brushed && (
           <Button size="xs" variant="outline" onClick={() => brush.reset()}>
             Clear brush
           </Button>
