@@ -84,6 +84,22 @@ const FILLED = new Set(['barY', 'rectY', 'dot']);
 
 type PlotInput = {sql: string; config: ChartConfig; brush: Selection; columns: Columns};
 
+/** What vgplot's element carries: its Plot, whose marks are the Mosaic clients. */
+type PlotHandle = {
+  marks: {
+    data?: {numRows?: number};
+    pending: Promise<unknown>;
+    destroy: () => void;
+    queryError: (e: Error) => unknown;
+  }[];
+  setAttribute: (name: string, value: unknown) => boolean;
+  render: () => Promise<void>;
+};
+
+function plotOf(element: HTMLElement): PlotHandle {
+  return (element as HTMLElement & {value: PlotHandle}).value;
+}
+
 function buildPlot({sql, config, brush, columns}: PlotInput, width: number): HTMLElement {
   const plan = chartPlan(
     config,
@@ -135,30 +151,85 @@ function useWidth(element: React.RefObject<HTMLElement | null>): number {
   return width;
 }
 
+type Drawn = 'loading' | 'drawn' | 'empty';
+
+/**
+ * One chart. Its plot (and its Mosaic clients) is built once per query, config and brush, and
+ * destroyed when replaced: a resize only redraws it at the new width from the data it has. A
+ * plot rebuilt on every width step left the card empty until its queries came back, and every
+ * superseded plot stayed connected, querying on each brush. A failed query shows its error and
+ * an empty result says so, where the card used to stay a bare caption.
+ */
 function ChartView(input: PlotInput) {
   const {sql, config, brush, columns} = input;
   const ready = useAppState((s) => s.mosaic.connection.status === 'ready');
   const box = useRef<HTMLDivElement>(null);
   const width = useWidth(box);
+  const hasWidth = width >= 100;
+  const widthRef = useRef(width);
+  widthRef.current = width;
   const [plot, setPlot] = useState<HTMLElement | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [drawn, setDrawn] = useState<Drawn>('loading');
   useEffect(() => {
-    if (!ready || width < 100) return;
+    if (!ready || !hasWidth) return;
+    let element: HTMLElement;
     try {
-      setPlot(buildPlot({sql, config, brush, columns}, width));
-      setError(null);
+      element = buildPlot({sql, config, brush, columns}, widthRef.current);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
+      return;
     }
-  }, [ready, sql, config, brush, columns, width]);
+    const handle = plotOf(element);
+    let live = true;
+    const failed = (e: unknown) => live && setError(e instanceof Error ? e.message : String(e));
+    for (const m of handle.marks) {
+      const original = m.queryError.bind(m);
+      m.queryError = (e: Error) => {
+        failed(e);
+        return original(e);
+      };
+      m.pending.catch(failed); // its field-info queries failed
+    }
+    const seen = () => {
+      if (!live || !element.querySelector('svg')) return;
+      setError(null);
+      setDrawn(handle.marks.some((m) => (m.data?.numRows ?? 1) > 0) ? 'drawn' : 'empty');
+    };
+    const watcher = new MutationObserver(seen);
+    watcher.observe(element, {childList: true});
+    setError(null);
+    setDrawn('loading');
+    setPlot(element);
+    return () => {
+      live = false;
+      watcher.disconnect();
+      for (const m of handle.marks) m.destroy();
+    };
+  }, [ready, hasWidth, sql, config, brush, columns]);
+  useEffect(() => {
+    if (!plot || !hasWidth) return;
+    const handle = plotOf(plot);
+    // Before its first drawing the pending render reads the new width itself.
+    if (handle.setAttribute('width', width) && plot.querySelector('svg')) void handle.render();
+  }, [plot, width, hasWidth]);
   return (
     <div ref={box} className="w-full min-w-0 overflow-hidden" data-testid="chart-body">
       {error ? (
-        <pre className="text-xs text-red-500">{error}</pre>
-      ) : plot ? (
-        <VgPlotChart plot={plot} />
-      ) : (
+        <pre className="text-xs whitespace-pre-wrap text-red-500" data-testid="chart-error">
+          {error}
+        </pre>
+      ) : drawn === 'empty' ? (
+        <div className="text-muted-foreground text-xs" data-testid="chart-empty">
+          No rows to chart.
+        </div>
+      ) : drawn === 'loading' ? (
         <div className="text-xs">Loading chart…</div>
+      ) : null}
+      {plot && !error && (
+        <div className={drawn === 'empty' ? 'hidden' : undefined}>
+          <VgPlotChart plot={plot} />
+        </div>
       )}
     </div>
   );
@@ -204,15 +275,41 @@ function Picker(props: {
   );
 }
 
+/** The new-chart picks, kept while the Charts view is closed (switching views remounts it). */
+let lastPick: {kind: ChartKind; x: string; y: string; color: string} = {
+  kind: 'histogram',
+  x: '',
+  y: '',
+  color: '',
+};
+
+/** Whether `brush` selects anything (a "Clear brush" with nothing brushed only puzzles). */
+function useBrushed(brush: Selection): boolean {
+  const [brushed, setBrushed] = useState(false);
+  useEffect(() => {
+    const update = () =>
+      setBrushed(brush.clauses.some((c) => c.predicate !== null && c.predicate !== undefined));
+    update();
+    brush.addEventListener('value', update);
+    return () => brush.removeEventListener('value', update);
+  }, [brush]);
+  return brushed;
+}
+
 export function Charts({run, charts, onChange, onRunTab}: Props) {
   // Charts draw only from a query the user ran in this tab: saved state never runs SQL.
   const sql = run?.pageable ? run.sql : null;
   const columns = useColumns(sql, run?.version);
   const brush = useMemo(() => Selection.crossfilter(), [sql, run?.version]);
-  const [kind, setKind] = useState<ChartKind>('histogram');
-  const [x, setX] = useState('');
-  const [y, setY] = useState('');
-  const [color, setColor] = useState('');
+  const [pick, setPick] = useState(lastPick);
+  const {kind, x, y, color} = pick;
+  const choose = (change: Partial<typeof lastPick>) =>
+    setPick((p) => (lastPick = {...p, ...change}));
+  const setKind = (kind: ChartKind) => choose({kind});
+  const setX = (x: string) => choose({x});
+  const setY = (y: string) => choose({y});
+  const setColor = (color: string) => choose({color});
+  const brushed = useBrushed(brush);
   if (!sql) {
     if (charts.length === 0 || run) {
       return <div className="text-muted-foreground p-4 text-xs">Run a query to chart it.</div>;
@@ -253,7 +350,7 @@ export function Charts({run, charts, onChange, onRunTab}: Props) {
         <Button size="xs" onClick={add} disabled={!xValue}>
           Add chart
         </Button>
-        {charts.length > 0 && (
+        {brushed && (
           <Button size="xs" variant="outline" onClick={() => brush.reset()}>
             Clear brush
           </Button>
