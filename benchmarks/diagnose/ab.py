@@ -2,6 +2,7 @@
 """A/B one workload between two versions of this server: base and the working tree.
 
     python benchmarks/diagnose/ab.py --base HEAD~1 --workload json200k --rounds 5
+    python benchmarks/diagnose/ab.py --base c85c044 --workload throughput --rounds 10 --here
     python benchmarks/diagnose/ab.py --smoke   # HEAD against itself, tiny, this interpreter
 
 The base revision is checked out as a git worktree under benchmarks/.work/ab-<rev>;
@@ -53,12 +54,12 @@ def worktree(rev: str) -> Path:
     return path
 
 
-def measure(tree: Path, db: Path, workload: str, python: str = "") -> float:
+def measure(tree: Path, db: Path, workload: str, python: str = "", smoke: bool = False) -> float:
     """`python`: the servers' interpreter ("" = .venv-ours)."""
     target = Target("ours", db, WORK / "ab.log", tree=tree, python=python)
     target.start()
     try:
-        fn, key, _ = SMOKE if python else WORKLOADS[workload]
+        fn, key, _ = SMOKE if smoke else WORKLOADS[workload]
         result = asyncio.run(fn(target.port, W.Meter(target.cpu)))
         return float(result[key])
     finally:
@@ -79,9 +80,18 @@ def main() -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="HEAD vs this tree, 1 round of 20 select 1, tiny data"
     )
+    parser.add_argument(
+        "--here",
+        action="store_true",
+        help="run both servers with this interpreter (no .venv-ours; builds the data if missing)",
+    )
     args = parser.parse_args()
-    python = ""
+    python = sys.executable if args.here else ""
     db = WORK / "ours.duckdb"
+    if args.here and not args.smoke:
+        db = WORK / "here.duckdb"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        ensure_db(python, db)
     if args.smoke:
         args.base, args.workload, args.rounds, python = "HEAD", "select1", 1, sys.executable
         db = SMOKE_WORK / "ours.duckdb"
@@ -99,7 +109,7 @@ def main() -> int:
         for r in range(args.rounds):
             order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
             for name, tree in order:
-                results[name].append(measure(tree, db, args.workload, python))
+                results[name].append(measure(tree, db, args.workload, python, args.smoke))
             print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.4g}" for n, v in results.items()))
     finally:  # do not leave a registered worktree behind in the shared repository
         subprocess.run(
