@@ -4,7 +4,7 @@ big result, the window resized, the views switched; headless Chromium against
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from tests.app_browser import APP_BROWSER_MARKS
-from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ServerProcess
 
 if TYPE_CHECKING:
@@ -39,20 +38,10 @@ def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> Server
 
 
 @pytest.fixture
-def browser_launched() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser_launched: Browser, server: ServerProcess) -> Page:
+def page(browser: Browser, server: ServerProcess) -> Page:
     from playwright.sync_api import expect
 
-    opened = browser_launched.new_page(viewport={"width": 1300, "height": 900})
+    opened = browser.new_page(viewport={"width": 1300, "height": 900})
     opened.goto(f"{server.http}/app/")
     expect(opened.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
     return opened

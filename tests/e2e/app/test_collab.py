@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.e2e.app.test_standalone import UI_TIMEOUT_MS, pytestmark  # noqa: F401
-from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ServerProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 TOKEN = "collab-token"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_two_browsers_share_query_tabs(

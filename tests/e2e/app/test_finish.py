@@ -5,7 +5,7 @@ failed queries in the history, and no button without a name; headless Chromium a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,6 @@ import duckdb
 import pytest
 
 from tests.app_browser import APP_BROWSER_MARKS
-from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ServerProcess
 
 if TYPE_CHECKING:
@@ -37,23 +36,13 @@ def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> Server
 
 
 @pytest.fixture
-def page(browser_launched: Browser, server: ServerProcess) -> Page:
+def page(browser: Browser, server: ServerProcess) -> Page:
     from playwright.sync_api import expect
 
-    opened = browser_launched.new_page(viewport={"width": 1300, "height": 760})
+    opened = browser.new_page(viewport={"width": 1300, "height": 760})
     opened.goto(f"{server.http}/app/")
     expect(opened.get_by_test_id("status")).to_contain_text("connected", timeout=UI_TIMEOUT_MS)
     return opened
-
-
-@pytest.fixture
-def browser_launched() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def run_sql(page: Page, sql: str) -> None:

@@ -4,7 +4,7 @@ panel, charts), in headless Chromium against `sqlrooms-server`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from tests.app_browser import APP_BROWSER_MARKS
-from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ServerProcess
 
 if TYPE_CHECKING:
@@ -33,16 +32,6 @@ def server(start_server: Callable[..., ServerProcess], tmp_path: Path) -> Server
             " TIMESTAMP '2024-07-27 22:27:42' + to_minutes(range) as pickup from range(5000)"
         )
     return start_server("--db-path", str(db))
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_app(browser: Browser, server: ServerProcess, width: int = 1300, **kw: object) -> Page:

@@ -5,15 +5,13 @@ it never runs SQL by itself (a chart draws only from the tab's own visible query
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import pytest
 
 from tests.app_browser import APP_BROWSER_MARKS
-from tests.lab_support import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ServerProcess
 
 if TYPE_CHECKING:
@@ -38,16 +36,6 @@ def save_workspace(db: Path, workspace: dict[str, object]) -> None:
             "insert or replace into __sqlrooms.ui_state values (?, ?, now())",
             [WORKSPACE_KEY, json.dumps(workspace)],
         )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_app(browser: Browser, server: ServerProcess) -> Page:
